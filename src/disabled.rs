@@ -1,0 +1,42 @@
+//! The backend of builds without the `track` feature: [`crate::Alloc`] is a pure
+//! pass-through (these hooks are empty and inline away), and every function that would
+//! report figures says plainly that tracking is off. This file is the whole feature-off
+//! path; `tracking.rs` is its counterpart.
+
+use crate::{Error, ProfileReport, ProfilerBuilder, Stats, ThreadStats};
+
+#[inline(always)]
+pub(crate) fn on_alloc(_pointer: *mut u8, _size: usize) {}
+
+#[inline(always)]
+pub(crate) fn on_dealloc(_pointer: *mut u8, _size: usize) {}
+
+#[inline(always)]
+pub(crate) fn on_realloc(
+    _pointer: *mut u8,
+    _old_size: usize,
+    _new_size: usize,
+    reallocate: impl FnOnce() -> *mut u8,
+) -> *mut u8 {
+    reallocate()
+}
+
+pub(crate) fn stats() -> Result<Stats, Error> {
+    Err(Error::TrackingDisabled)
+}
+
+pub(crate) fn thread_stats() -> Result<ThreadStats, Error> {
+    Err(Error::TrackingDisabled)
+}
+
+pub(crate) fn check_installed() -> Result<(), Error> {
+    Err(Error::TrackingDisabled)
+}
+
+pub(crate) fn start_profiling(_config: ProfilerBuilder) -> Result<(), Error> {
+    Err(Error::TrackingDisabled)
+}
+
+pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
+    Err(Error::TrackingDisabled)
+}

@@ -1,0 +1,79 @@
+//! [`Error`]: everything allocsite can refuse to do, with a message that says what to do.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// The line a program needs to install allocsite's allocator.
+pub const INSTALL_LINE: &str =
+    "#[global_allocator] static ALLOC: allocsite::Alloc = allocsite::Alloc::system();";
+
+/// Why allocsite could not measure, profile or write something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The crate was built without the `track` cargo feature, so nothing is counted.
+    TrackingDisabled,
+    /// `allocsite::Alloc` is not the program's `#[global_allocator]`.
+    NotInstalled,
+    /// A profiler is already running in this process.
+    AlreadyRunning,
+    /// An environment variable that configures the profiler has a value it cannot use.
+    BadEnvironment {
+        /// The variable's name.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What was expected instead.
+        expected: &'static str,
+    },
+    /// A report could not be written.
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The operating system's explanation.
+        reason: String,
+    },
+    /// A thread-spanning scope was opened inside another scope on the same thread.
+    NestedSpanningScope,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TrackingDisabled => write!(
+                f,
+                "allocsite tracking is off: this build does not have the `track` cargo feature. \
+                 Enable it, e.g. `cargo test --features allocsite/track`, or \
+                 `allocsite = {{ version = \"0.1\", features = [\"track\"] }}` in Cargo.toml"
+            ),
+            Error::NotInstalled => write!(
+                f,
+                "allocsite::Alloc is not the #[global_allocator]: add `{INSTALL_LINE}` \
+                 to the binary or test crate (for tests: at the top of the test file)"
+            ),
+            Error::AlreadyRunning => write!(
+                f,
+                "an allocsite profiler is already running in this process: finish or drop it \
+                 before starting another"
+            ),
+            Error::BadEnvironment {
+                name,
+                value,
+                expected,
+            } => write!(
+                f,
+                "environment variable {name}={value:?} is invalid: expected {expected}"
+            ),
+            Error::Write { path, reason } => {
+                write!(f, "could not write {}: {reason}", path.display())
+            }
+            Error::NestedSpanningScope => write!(
+                f,
+                "a thread-spanning allocsite scope cannot be opened inside another scope on \
+                 the same thread; open it outermost"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

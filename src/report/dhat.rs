@@ -1,0 +1,285 @@
+//! The DHAT JSON format (`dhatFileVersion` 2), as Valgrind's DHAT and the `dhat` crate write
+//! it and as Valgrind's viewer `dh_view.html` reads it.
+//!
+//! [`DhatFile`] is the whole file with readable field names (serde renames them to DHAT's
+//! short ones). It reads files from any of those tools as well as writing allocsite's.
+//! The viewer's rules a writer must keep, checked by [`DhatFile::validate`]:
+//! `ftbl[0]` is `"[root]"` and no program point refers to frame 0; no two program points
+//! have the same frame list ("repeated location"); every frame index is inside the table;
+//! the lifetime fields are present when `bklt` is true; `te ≥ 1`.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A DHAT file.
+///
+/// ```
+/// let text = r#"{"dhatFileVersion":2,"mode":"rust-heap","verb":"Allocated","bklt":true,
+///   "bkacc":false,"tu":"µs","Mtu":"s","tuth":10,"cmd":"demo","pid":1,"tg":5,"te":10,
+///   "pps":[{"tb":64,"tbk":1,"tl":5,"mb":64,"mbk":1,"gb":64,"gbk":1,"eb":0,"ebk":0,"fs":[1]}],
+///   "ftbl":["[root]","0x1: demo::main (src/main.rs:3:5)"]}"#;
+/// let file: allocsite::report::dhat::DhatFile = serde_json::from_str(text).unwrap();
+/// file.validate().unwrap();
+/// assert_eq!(file.total_bytes(), 64.0);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DhatFile {
+    /// Always 2.
+    #[serde(rename = "dhatFileVersion")]
+    pub version: u32,
+    /// `"rust-heap"` for allocsite and the dhat crate; Valgrind writes `"heap"`, `"copy"`, `"ad-hoc"`.
+    pub mode: String,
+    /// Shown by the viewer as "<verb> at {".
+    pub verb: String,
+    /// Are block lifetimes recorded (`tl`, `mb`, `gb`, `eb`… present)?
+    #[serde(rename = "bklt")]
+    pub block_lifetimes: bool,
+    /// Are block accesses recorded (`rb`, `wb`; Valgrind only)?
+    #[serde(rename = "bkacc")]
+    pub block_accesses: bool,
+    /// Unit labels: one byte, bytes, blocks (defaults "byte", "bytes", "blocks").
+    #[serde(rename = "bu", default, skip_serializing_if = "Option::is_none")]
+    pub byte_unit: Option<String>,
+    /// Label for bytes.
+    #[serde(rename = "bsu", default, skip_serializing_if = "Option::is_none")]
+    pub bytes_unit: Option<String>,
+    /// Label for blocks.
+    #[serde(rename = "bksu", default, skip_serializing_if = "Option::is_none")]
+    pub blocks_unit: Option<String>,
+    /// Time unit (`"µs"` for Rust programs, `"instrs"` for Valgrind).
+    #[serde(rename = "tu")]
+    pub time_unit: String,
+    /// The unit for a million time units (`"s"`).
+    #[serde(rename = "Mtu")]
+    pub million_time_unit: String,
+    /// Average lifetime below which blocks count as short-lived, in `time_unit`.
+    #[serde(rename = "tuth", default, skip_serializing_if = "Option::is_none")]
+    pub short_lived_threshold: Option<u64>,
+    /// The command line.
+    #[serde(rename = "cmd")]
+    pub command: String,
+    /// Process id.
+    pub pid: u64,
+    /// Time at the end (t-end).
+    #[serde(rename = "te")]
+    pub end_time: u64,
+    /// Time of the global peak (t-gmax).
+    #[serde(rename = "tg", default, skip_serializing_if = "Option::is_none")]
+    pub peak_time: Option<u64>,
+    /// Program points: one per distinct allocation stack.
+    #[serde(rename = "pps")]
+    pub program_points: Vec<ProgramPoint>,
+    /// Frame table; `frames[0]` is `"[root]"`.
+    #[serde(rename = "ftbl")]
+    pub frames: Vec<String>,
+    /// allocsite's own metadata (ignored by other viewers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocsite: Option<Extension>,
+}
+
+/// One program point. Figures are numbers (sampled estimates are rounded to integers when
+/// allocsite writes them; other tools' floats are read as they are).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProgramPoint {
+    /// Total bytes.
+    #[serde(rename = "tb", serialize_with = "whole::number")]
+    pub total_bytes: f64,
+    /// Total blocks.
+    #[serde(rename = "tbk", serialize_with = "whole::number")]
+    pub total_blocks: f64,
+    /// Sum of block lifetimes.
+    #[serde(rename = "tl", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub total_lifetime: Option<f64>,
+    /// Maximum live bytes of this point.
+    #[serde(rename = "mb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub max_bytes: Option<f64>,
+    /// Live blocks at that maximum.
+    #[serde(rename = "mbk", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub max_blocks: Option<f64>,
+    /// Bytes live at the global peak.
+    #[serde(rename = "gb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub peak_bytes: Option<f64>,
+    /// Blocks live at the global peak.
+    #[serde(rename = "gbk", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub peak_blocks: Option<f64>,
+    /// Bytes live at the end.
+    #[serde(rename = "eb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub end_bytes: Option<f64>,
+    /// Blocks live at the end.
+    #[serde(rename = "ebk", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub end_blocks: Option<f64>,
+    /// Bytes read (Valgrind only).
+    #[serde(rename = "rb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub bytes_read: Option<f64>,
+    /// Bytes written (Valgrind only).
+    #[serde(rename = "wb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    pub bytes_written: Option<f64>,
+    /// Frame indices into the frame table, innermost (the allocation) first.
+    #[serde(rename = "fs")]
+    pub frames: Vec<usize>,
+}
+
+/// allocsite's metadata block, stored under the top-level key `"allocsite"`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Extension {
+    /// Version of allocsite that wrote the file.
+    pub version: String,
+    /// Mean bytes between samples (1: every allocation recorded).
+    pub sample_bytes: u64,
+    /// True if the program-point figures are estimates from sampling.
+    pub sampled: bool,
+    /// Allocations whose stack was captured.
+    pub samples: u64,
+    /// How stacks were captured (`"frame-pointers"` or `"unwind-tables"`).
+    pub unwinder: String,
+    /// Distinct captured stacks that became the same program point after trimming.
+    pub merged_sites: u64,
+}
+
+/// Why a DHAT file is not something the viewers can show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidDhatFile(pub String);
+
+impl fmt::Display for InvalidDhatFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid DHAT file: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidDhatFile {}
+
+impl DhatFile {
+    /// Checks the rules Valgrind's viewer enforces (and the ones it silently gets wrong).
+    pub fn validate(&self) -> Result<(), InvalidDhatFile> {
+        let fail = |message: String| Err(InvalidDhatFile(message));
+        if self.version != 2 {
+            return fail(format!("dhatFileVersion is {}, expected 2", self.version));
+        }
+        if self.frames.first().map(String::as_str) != Some("[root]") {
+            return fail("ftbl[0] must be \"[root]\"".into());
+        }
+        if self.block_lifetimes && (self.peak_time.is_none() || self.short_lived_threshold.is_none()) {
+            return fail("bklt is true but tg or tuth is missing".into());
+        }
+        if self.end_time == 0 {
+            return fail("te is 0 (the viewer would show rates as infinite)".into());
+        }
+        let mut seen = HashSet::new();
+        for (index, point) in self.program_points.iter().enumerate() {
+            if let Some(&bad) = point.frames.iter().find(|&&f| f == 0 || f >= self.frames.len()) {
+                return fail(format!("program point {index} refers to frame {bad}, outside 1..{}", self.frames.len()));
+            }
+            if self.block_lifetimes
+                && [point.total_lifetime, point.max_bytes, point.peak_bytes, point.end_bytes]
+                    .iter()
+                    .any(Option::is_none)
+            {
+                return fail(format!("program point {index} lacks a lifetime field (tl, mb, gb or eb)"));
+            }
+            if !seen.insert(&point.frames) {
+                return fail(format!("program point {index} repeats another's frame list {:?}", point.frames));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sum of the program points' total bytes.
+    pub fn total_bytes(&self) -> f64 {
+        self.program_points.iter().map(|p| p.total_bytes).sum()
+    }
+
+    /// Sum of the program points' total blocks.
+    pub fn total_blocks(&self) -> f64 {
+        self.program_points.iter().map(|p| p.total_blocks).sum()
+    }
+}
+
+/// Writes whole numbers as JSON integers (`8`, not `8.0`): estimates are rounded before
+/// writing, and integers display cleanly in every viewer.
+mod whole {
+    use serde::Serializer;
+
+    pub(super) fn number<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.fract() == 0.0 && value.abs() < 9.0e15 {
+            serializer.serialize_i64(*value as i64)
+        } else {
+            serializer.serialize_f64(*value)
+        }
+    }
+
+    pub(super) fn optional<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => number(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> DhatFile {
+        DhatFile {
+            version: 2,
+            mode: "rust-heap".into(),
+            verb: "Allocated".into(),
+            block_lifetimes: true,
+            block_accesses: false,
+            byte_unit: None,
+            bytes_unit: None,
+            blocks_unit: None,
+            time_unit: "µs".into(),
+            million_time_unit: "s".into(),
+            short_lived_threshold: Some(10),
+            command: "test".into(),
+            pid: 1,
+            end_time: 10,
+            peak_time: Some(5),
+            program_points: vec![ProgramPoint {
+                total_bytes: 8.0,
+                total_blocks: 1.0,
+                total_lifetime: Some(1.0),
+                max_bytes: Some(8.0),
+                max_blocks: Some(1.0),
+                peak_bytes: Some(8.0),
+                peak_blocks: Some(1.0),
+                end_bytes: Some(0.0),
+                end_blocks: Some(0.0),
+                frames: vec![1],
+                ..ProgramPoint::default()
+            }],
+            frames: vec!["[root]".into(), "0x1: f (src/lib.rs:1:1)".into()],
+            allocsite: None,
+        }
+    }
+
+    #[test]
+    fn validate_names_each_problem() {
+        assert_eq!(file().validate(), Ok(()));
+        let mut repeated = file();
+        repeated.program_points.push(repeated.program_points[0].clone());
+        assert!(repeated.validate().unwrap_err().0.contains("repeats"));
+        let mut out_of_range = file();
+        out_of_range.program_points[0].frames = vec![2];
+        assert!(out_of_range.validate().unwrap_err().0.contains("frame 2"));
+        let mut root_referenced = file();
+        root_referenced.program_points[0].frames = vec![0];
+        assert!(root_referenced.validate().unwrap_err().0.contains("frame 0"));
+        let mut version = file();
+        version.version = 3;
+        assert!(version.validate().unwrap_err().0.contains("expected 2"));
+    }
+
+    #[test]
+    fn writes_dhat_field_names_and_integers() {
+        let text = serde_json::to_string(&file()).unwrap();
+        assert!(text.starts_with(r#"{"dhatFileVersion":2,"mode":"rust-heap","#));
+        assert!(text.contains(r#""tb":8,"tbk":1,"tl":1,"#), "{text}");
+        assert!(!text.contains("allocsite"));
+        assert!(!text.contains("\"bu\""));
+    }
+}

@@ -1,0 +1,558 @@
+//! Self-contained HTML reports: the bundled viewer (`viewer/` in the repository) with
+//! the DHAT JSON inlined, so one `.html` file opens from disk with no other file and no
+//! network.
+//!
+//! The page is `viewer/index.html` with `viewer.css` and `viewer.js` inlined in place of
+//! their `<link>`/`<script src>` tags, and the profile placed at the
+//! `<!-- allocsite:data -->` marker as
+//! `<script type="application/json" id="allocsite-data">…</script>`. Inside that element
+//! every `<` of the JSON is written as `\u003c` (the same string to a JSON parser), so the
+//! data can never close the element early, whatever the frame names contain.
+//!
+//! This module does not depend on the `track` feature.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+const INDEX_HTML: &str = include_str!("../../viewer/index.html");
+const VIEWER_CSS: &str = include_str!("../../viewer/viewer.css");
+const VIEWER_JS: &str = include_str!("../../viewer/viewer.js");
+
+const CSS_LINK: &str = r#"<link rel="stylesheet" href="viewer.css">"#;
+const JS_TAG: &str = r#"<script src="viewer.js"></script>"#;
+const DATA_MARKER: &str = "<!-- allocsite:data -->";
+
+/// Element ids the viewer reads on startup.
+const DATA_ID: &str = "allocsite-data";
+const BASELINE_ID: &str = "allocsite-data-baseline";
+
+/// Writes a self-contained HTML report: the viewer with `dhat_json` inlined.
+///
+/// `dhat_json` is not checked here (the viewer explains any problem when the page is
+/// opened); use [`convert_file`] to validate a file first.
+///
+/// ```
+/// use allocsite::report::html::write_html_report;
+///
+/// let json = r#"{"dhatFileVersion":2,"mode":"rust-heap","verb":"Allocated","bklt":false,
+///   "bkacc":false,"tu":"µs","Mtu":"s","cmd":"demo","pid":1,"te":10,
+///   "pps":[{"tb":16,"tbk":1,"fs":[1]}],"ftbl":["[root]","main (src/main.rs:1)"]}"#;
+/// let mut page = Vec::new();
+/// write_html_report(json, &mut page)?;
+/// let page = String::from_utf8(page).unwrap();
+/// assert!(page.contains(r#"id="allocsite-data""#));
+/// assert!(!page.contains(r#"src="viewer.js""#)); // the script is inlined
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_html_report<W: Write>(dhat_json: &str, out: W) -> io::Result<()> {
+    write_page(&[(DATA_ID, None, dhat_json)], out)
+}
+
+/// Writes a self-contained HTML comparison report: the viewer with both profiles
+/// inlined. It opens on the "Comparison" tab, listing the allocation sites that grew,
+/// shrank, appeared or disappeared between `baseline_json` and `current_json`.
+///
+/// ```
+/// use allocsite::report::html::write_comparison_report;
+///
+/// let before = r#"{"dhatFileVersion":2,"mode":"rust-heap","verb":"Allocated","bklt":false,
+///   "bkacc":false,"tu":"µs","Mtu":"s","cmd":"demo","pid":1,"te":10,
+///   "pps":[{"tb":16,"tbk":1,"fs":[1]}],"ftbl":["[root]","main (src/main.rs:1)"]}"#;
+/// let after = before.replace(r#""tb":16"#, r#""tb":32"#);
+/// let mut page = Vec::new();
+/// write_comparison_report(before, &after, &mut page)?;
+/// let page = String::from_utf8(page).unwrap();
+/// assert!(page.contains(r#"id="allocsite-data-baseline""#));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_comparison_report<W: Write>(
+    baseline_json: &str,
+    current_json: &str,
+    out: W,
+) -> io::Result<()> {
+    write_page(
+        &[
+            (DATA_ID, None, current_json),
+            (BASELINE_ID, None, baseline_json),
+        ],
+        out,
+    )
+}
+
+/// Reads a DHAT JSON file, validates it enough to give a clear error, writes the report.
+///
+/// The output is written to `<output>.tmp` first and then renamed over `output`, so a
+/// reader never sees a half-written page.
+///
+/// ```
+/// use allocsite::report::html::convert_file;
+///
+/// let dir = std::env::temp_dir().join(format!("allocsite-html-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let input = dir.join("profile.json");
+/// std::fs::write(&input, r#"{"dhatFileVersion":2,"mode":"rust-heap","verb":"Allocated",
+///   "bklt":false,"bkacc":false,"tu":"µs","Mtu":"s","cmd":"demo","pid":1,"te":10,
+///   "pps":[{"tb":16,"tbk":1,"fs":[1]}],"ftbl":["[root]","main (src/main.rs:1)"]}"#)?;
+/// convert_file(&input, &dir.join("profile.html"))?;
+/// assert!(std::fs::read_to_string(dir.join("profile.html"))?.contains("allocsite-data"));
+///
+/// // Problems name the file and what is wrong with it.
+/// std::fs::write(&input, r#"{"dhatFileVersion":3}"#)?;
+/// let err = convert_file(&input, &dir.join("bad.html")).unwrap_err();
+/// assert!(err.to_string().contains("dhatFileVersion is 3, expected 2"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn convert_file(input: &Path, output: &Path) -> Result<(), HtmlReportError> {
+    let json = read_valid(input)?;
+    let name = display_name(input);
+    write_atomically(output, |w| {
+        write_page(&[(DATA_ID, name.as_deref(), &json)], w)
+    })
+}
+
+/// Like [`convert_file`], for a comparison report of two DHAT files (see
+/// [`write_comparison_report`]). Both files are validated before anything is written.
+///
+/// ```
+/// use allocsite::report::html::convert_comparison;
+///
+/// let dir = std::env::temp_dir().join(format!("allocsite-html-cmp-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let json = r#"{"dhatFileVersion":2,"mode":"rust-heap","verb":"Allocated","bklt":false,
+///   "bkacc":false,"tu":"µs","Mtu":"s","cmd":"demo","pid":1,"te":10,
+///   "pps":[{"tb":16,"tbk":1,"fs":[1]}],"ftbl":["[root]","main (src/main.rs:1)"]}"#;
+/// std::fs::write(dir.join("before.json"), json)?;
+/// std::fs::write(dir.join("after.json"), json)?;
+/// convert_comparison(&dir.join("before.json"), &dir.join("after.json"), &dir.join("cmp.html"))?;
+/// assert!(std::fs::read_to_string(dir.join("cmp.html"))?.contains("allocsite-data-baseline"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn convert_comparison(
+    baseline: &Path,
+    current: &Path,
+    output: &Path,
+) -> Result<(), HtmlReportError> {
+    let base = read_valid(baseline)?;
+    let cur = read_valid(current)?;
+    let (bn, cn) = (display_name(baseline), display_name(current));
+    write_atomically(output, |w| {
+        write_page(
+            &[
+                (DATA_ID, cn.as_deref(), &cur),
+                (BASELINE_ID, bn.as_deref(), &base),
+            ],
+            w,
+        )
+    })
+}
+
+/// Why a DHAT file could not be turned into an HTML report. The `Display` text names the
+/// file and the problem, e.g. `profile.json: not JSON at line 3 column 5: expected value`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HtmlReportError {
+    /// The input file could not be read.
+    Read {
+        /// The input file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The input file is not a DHAT file this viewer can show.
+    Invalid {
+        /// The input file.
+        path: PathBuf,
+        /// What is wrong, e.g. `dhatFileVersion is 3, expected 2`.
+        problem: String,
+    },
+    /// The report could not be written.
+    Write {
+        /// The output file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for HtmlReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read { path, source } => write!(f, "cannot read {}: {}", path.display(), source),
+            Self::Invalid { path, problem } => write!(f, "{}: {}", path.display(), problem),
+            Self::Write { path, source } => {
+                write!(f, "cannot write {}: {}", path.display(), source)
+            }
+        }
+    }
+}
+
+impl std::error::Error for HtmlReportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
+            Self::Invalid { .. } => None,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Page assembly
+
+/// Writes the viewer page with the given data elements: (element id, optional file name
+/// shown in the page, JSON text).
+fn write_page<W: Write>(data: &[(&str, Option<&str>, &str)], mut out: W) -> io::Result<()> {
+    let (head, rest) = split_once_checked(INDEX_HTML, CSS_LINK)?;
+    let (middle, rest) = split_once_checked(rest, DATA_MARKER)?;
+    let (between, tail) = split_once_checked(rest, JS_TAG)?;
+
+    out.write_all(head.as_bytes())?;
+    out.write_all(b"<style>\n")?;
+    out.write_all(VIEWER_CSS.as_bytes())?;
+    out.write_all(b"</style>")?;
+    out.write_all(middle.as_bytes())?;
+    for (id, name, json) in data {
+        write!(out, r#"<script type="application/json" id="{id}""#)?;
+        if let Some(name) = name {
+            write!(out, r#" data-name="{}""#, escape_attr(name))?;
+        }
+        out.write_all(b">")?;
+        write_escaped_json(json, &mut out)?;
+        out.write_all(b"</script>\n")?;
+    }
+    out.write_all(between.as_bytes())?;
+    out.write_all(b"<script>\n")?;
+    out.write_all(VIEWER_JS.as_bytes())?;
+    out.write_all(b"</script>")?;
+    out.write_all(tail.as_bytes())?;
+    out.flush()
+}
+
+fn split_once_checked<'a>(s: &'a str, marker: &str) -> io::Result<(&'a str, &'a str)> {
+    s.split_once(marker).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("viewer/index.html lacks the marker {marker}"),
+        )
+    })
+}
+
+/// Writes `json` with every `<` as `\u003c`. In valid JSON a `<` can only occur inside a
+/// string, where the escape means the same character, so the data is unchanged for the
+/// viewer's `JSON.parse`, and `</script>` or `<!--` can never appear in the element.
+fn write_escaped_json<W: Write>(json: &str, out: &mut W) -> io::Result<()> {
+    let mut rest = json;
+    while let Some(i) = rest.find('<') {
+        out.write_all(&rest.as_bytes()[..i])?;
+        out.write_all(b"\\u003c")?;
+        rest = &rest[i + 1..];
+    }
+    out.write_all(rest.as_bytes())
+}
+
+fn escape_attr(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn display_name(p: &Path) -> Option<String> {
+    p.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+// ------------------------------------------------------------------------------------
+// Files
+
+fn read_valid(path: &Path) -> Result<String, HtmlReportError> {
+    let json = fs::read_to_string(path).map_err(|source| HtmlReportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    validate(&json).map_err(|problem| HtmlReportError::Invalid {
+        path: path.to_owned(),
+        problem,
+    })?;
+    Ok(json)
+}
+
+fn write_atomically(
+    output: &Path,
+    write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
+) -> Result<(), HtmlReportError> {
+    let mut tmp = output.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut w = io::BufWriter::new(fs::File::create(&tmp)?);
+        write(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fs::rename(&tmp, output)
+    })();
+    result.map_err(|source| {
+        let _ = fs::remove_file(&tmp);
+        HtmlReportError::Write {
+            path: output.to_owned(),
+            source,
+        }
+    })
+}
+
+// ------------------------------------------------------------------------------------
+// Validation: the same rules the viewer (and Valgrind's dh_view) applies, so a bad file
+// is reported when the report is made rather than when someone opens it.
+
+fn validate(json: &str) -> Result<(), String> {
+    use serde_json::Value;
+    if json.trim().is_empty() {
+        return Err("the file is empty".into());
+    }
+    let d: Value = serde_json::from_str(json).map_err(|e| {
+        // serde_json's message ends in " at line L column C"; we say where first.
+        let msg = e.to_string();
+        let what = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
+        if e.classify() == serde_json::error::Category::Eof {
+            format!(
+                "the file is truncated: the JSON ends at line {} column {} before it is complete",
+                e.line(),
+                e.column()
+            )
+        } else {
+            format!(
+                "not JSON at line {} column {}: {}",
+                e.line(),
+                e.column(),
+                what
+            )
+        }
+    })?;
+    let top = d.as_object().ok_or_else(|| {
+        format!(
+            "not a DHAT file: the JSON top level is {}, expected an object",
+            kind(&d)
+        )
+    })?;
+    let version = top
+        .get("dhatFileVersion")
+        .ok_or("not a DHAT file: missing field \"dhatFileVersion\"")?;
+    if version.as_u64() != Some(2) {
+        return Err(format!("dhatFileVersion is {version}, expected 2"));
+    }
+    let flag = |k: &str| top.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let (bklt, bkacc) = (flag("bklt"), flag("bkacc"));
+    let mut required = vec![
+        "mode", "verb", "bklt", "bkacc", "tu", "Mtu", "cmd", "pid", "te", "pps", "ftbl",
+    ];
+    if bklt {
+        required.extend(["tg", "tuth"]);
+    }
+    for f in required {
+        if !top.contains_key(f) {
+            return Err(format!("missing field \"{f}\" at the top level"));
+        }
+    }
+    let pps = top["pps"]
+        .as_array()
+        .ok_or_else(|| format!("field \"pps\" is {}, expected an array", kind(&top["pps"])))?;
+    let ftbl = top["ftbl"].as_array().ok_or_else(|| {
+        format!(
+            "field \"ftbl\" is {}, expected an array",
+            kind(&top["ftbl"])
+        )
+    })?;
+    if let Some(i) = ftbl.iter().position(|f| !f.is_string()) {
+        return Err(format!(
+            "ftbl[{i}] is {}, expected a string",
+            kind(&ftbl[i])
+        ));
+    }
+    let mut need = vec!["tb", "tbk", "fs"];
+    if bklt {
+        need.extend(["mb", "mbk", "gb", "gbk", "eb", "ebk"]);
+    }
+    if bkacc {
+        need.extend(["rb", "wb"]);
+    }
+    for (p, pp) in pps.iter().enumerate() {
+        let pp = pp
+            .as_object()
+            .ok_or_else(|| format!("program point pps[{p}] is {}, expected an object", kind(pp)))?;
+        for f in &need {
+            match pp.get(*f) {
+                None => return Err(format!("program point pps[{p}] is missing field \"{f}\"")),
+                Some(v) if *f != "fs" && !v.is_number() => {
+                    return Err(format!(
+                        "program point pps[{p}] field \"{f}\" is {}, expected a number",
+                        kind(v)
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let fs = pp["fs"].as_array().ok_or_else(|| {
+            format!(
+                "program point pps[{p}] field \"fs\" is {}, expected an array",
+                kind(&pp["fs"])
+            )
+        })?;
+        for (j, x) in fs.iter().enumerate() {
+            if x.as_u64().is_none_or(|i| i >= ftbl.len() as u64) {
+                return Err(format!(
+                    "program point pps[{p}] has frame index {x} at fs[{j}], but ftbl has {} entries",
+                    ftbl.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"dhatFileVersion":2,"mode":"rust-heap","verb":"Allocated","bklt":true,"bkacc":false,
+        "tu":"µs","Mtu":"s","tuth":10,"cmd":"t","pid":1,"tg":5,"te":10,
+        "pps":[{"tb":8,"tbk":1,"tl":3,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1]}],
+        "ftbl":["[root]","evil</script><script>alert(1)</script><!-- (x.rs:1)"]}"#;
+
+    fn page(json: &str) -> String {
+        let mut v = Vec::new();
+        write_html_report(json, &mut v).unwrap();
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn script_end_tags_in_data_are_escaped() {
+        let p = page(GOOD);
+        let start = p.find(r#"id="allocsite-data">"#).unwrap();
+        let data = &p[start..];
+        let data = &data[data.find('>').unwrap() + 1..data.find("</script>").unwrap()];
+        assert!(!data.contains('<'), "raw < left in the data element");
+        assert!(data.contains(r"evil\u003c/script>\u003cscript>"));
+        // The escaped text is still the same JSON.
+        let a: serde_json::Value = serde_json::from_str(data).unwrap();
+        let b: serde_json::Value = serde_json::from_str(GOOD).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn inlined_assets_cannot_end_their_elements() {
+        assert!(!VIEWER_JS.to_ascii_lowercase().contains("</script"));
+        assert!(!VIEWER_JS.contains("<!--"));
+        assert!(!VIEWER_CSS.to_ascii_lowercase().contains("</style"));
+    }
+
+    #[test]
+    fn output_references_no_external_files() {
+        let p = page(GOOD);
+        for needle in [
+            r#"src="#, r#"href="#, "<link", "http://", "https://", "@import", "url(", "fetch(",
+        ] {
+            assert!(!p.contains(needle), "report contains {needle:?}");
+        }
+        assert!(p.contains("<style>") && p.contains("allocsite-data"));
+        assert_eq!(
+            p.matches("<script").count(),
+            2,
+            "one data element and one inline script"
+        );
+    }
+
+    #[test]
+    fn comparison_has_both_elements() {
+        let mut v = Vec::new();
+        write_comparison_report(GOOD, GOOD, &mut v).unwrap();
+        let p = String::from_utf8(v).unwrap();
+        assert!(
+            p.contains(r#"id="allocsite-data""#) && p.contains(r#"id="allocsite-data-baseline""#)
+        );
+    }
+
+    #[test]
+    fn validation_messages_name_the_problem() {
+        let err = |s: &str| validate(s).unwrap_err();
+        assert_eq!(err(" \n"), "the file is empty");
+        assert_eq!(
+            err("{\n\"a\":1,\n  x}"),
+            "not JSON at line 3 column 3: key must be a string"
+        );
+        assert!(err(r#"{"dhatFileVersion":2,"pps":["#).starts_with("the file is truncated"));
+        assert_eq!(
+            err(r#"{"dhatFileVersion":3}"#),
+            "dhatFileVersion is 3, expected 2"
+        );
+        assert_eq!(
+            err("[1]"),
+            "not a DHAT file: the JSON top level is an array, expected an object"
+        );
+        assert_eq!(
+            err(&GOOD.replace(r#""cmd":"t","#, "")),
+            r#"missing field "cmd" at the top level"#
+        );
+        assert_eq!(
+            err(&GOOD.replace(r#""tbk":1,"#, "")),
+            r#"program point pps[0] is missing field "tbk""#
+        );
+        assert_eq!(
+            err(&GOOD.replace(r#""fs":[1]"#, r#""fs":[1,7]"#)),
+            "program point pps[0] has frame index 7 at fs[1], but ftbl has 2 entries"
+        );
+        assert!(validate(GOOD).is_ok());
+    }
+
+    #[test]
+    fn convert_file_is_atomic_and_reports_paths() {
+        let dir = std::env::temp_dir().join(format!("allocsite-html-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let input = dir.join("in.json");
+        let output = dir.join("out.html");
+        fs::write(&input, GOOD).unwrap();
+        convert_file(&input, &output).unwrap();
+        assert!(
+            fs::read_to_string(&output)
+                .unwrap()
+                .contains(r#"data-name="in.json""#)
+        );
+        assert!(!dir.join("out.html.tmp").exists());
+
+        fs::write(&input, "{\"dhatFileVersion\":2,").unwrap();
+        let e = convert_file(&input, &dir.join("bad.html")).unwrap_err();
+        assert!(matches!(e, HtmlReportError::Invalid { .. }));
+        assert!(
+            e.to_string().contains("in.json") && e.to_string().contains("truncated"),
+            "{e}"
+        );
+        assert!(!dir.join("bad.html").exists() && !dir.join("bad.html.tmp").exists());
+
+        let e = convert_file(&dir.join("missing.json"), &output).unwrap_err();
+        assert!(
+            e.to_string().starts_with("cannot read ") && e.to_string().contains("missing.json"),
+            "{e}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,94 @@
+//! The call-site table: every distinct captured stack gets a small integer, its [`SiteId`].
+//!
+//! Stacks are stored as raw return addresses (innermost first) and symbolized only when a
+//! report is written. The table only grows: ids stay valid for the whole process, so budget
+//! scopes and profiling sessions can both refer to sites without coordinating. It lives
+//! inside the recorder's lock and is only reached on the recording (slow) path.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+pub(crate) type SiteId = u32;
+
+#[derive(Default)]
+pub(crate) struct SiteTable {
+    ids: HashMap<Box<[usize]>, SiteId, BuildHasherDefault<AddressHasher>>,
+    stacks: Vec<Box<[usize]>>,
+}
+
+impl SiteTable {
+    /// The id of `stack`, adding it on first sight.
+    pub(crate) fn intern(&mut self, stack: &[usize]) -> SiteId {
+        if let Some(&id) = self.ids.get(stack) {
+            return id;
+        }
+        let id = self.stacks.len() as SiteId;
+        self.stacks.push(stack.into());
+        self.ids.insert(stack.into(), id);
+        id
+    }
+
+    pub(crate) fn stack(&self, id: SiteId) -> &[usize] {
+        &self.stacks[id as usize]
+    }
+}
+
+/// A multiply-rotate hasher (FxHash's scheme) for return addresses: the keys are not
+/// attacker-controlled, and SipHash would dominate the cost of an exact-mode allocation.
+#[derive(Default)]
+pub(crate) struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_ne_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+}
+
+/// DHAT's per-program-point figures for one site during one profiling session. Sampled
+/// figures are estimates, kept as `f64` sums of per-allocation weights and rounded when
+/// written.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct SiteStats {
+    pub(crate) total_bytes: f64,
+    pub(crate) total_blocks: f64,
+    /// Sum of block lifetimes, in microseconds (blocks live at the end count up to the end).
+    pub(crate) total_lifetime: f64,
+    pub(crate) live_bytes: f64,
+    pub(crate) live_blocks: f64,
+    /// This site's own running maximum of live bytes (and the blocks at that moment).
+    pub(crate) max_bytes: f64,
+    pub(crate) max_blocks: f64,
+    /// Live at the moment of the global peak (t-gmax).
+    pub(crate) peak_bytes: f64,
+    pub(crate) peak_blocks: f64,
+    /// Exact number of allocations that were sampled here.
+    pub(crate) samples: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_stack_same_id_and_distinct_stacks_distinct_ids() {
+        let mut table = SiteTable::default();
+        let a = table.intern(&[1, 2, 3]);
+        let b = table.intern(&[1, 2, 4]);
+        assert_ne!(a, b);
+        assert_eq!(table.intern(&[1, 2, 3]), a);
+        assert_eq!(table.stack(b), &[1, 2, 4]);
+    }
+}

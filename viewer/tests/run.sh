@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the viewer's browser tests in headless Chromium (Debian's /usr/bin/chromium,
+# driven by playwright-core; nothing is downloaded but the npm package).
+#
+#   bash viewer/tests/run.sh                      # all tests
+#   ALLOCSITE_EXTRA_DHAT_FILES=a.json:b.json bash viewer/tests/run.sh   # also check these files
+#
+# Environment: CHROMIUM (default /usr/bin/chromium), DH_VIEW_HTML (default
+# /usr/libexec/valgrind/dh_view.html), DHAT_TO_HTML_MANIFEST (Cargo.toml used to build
+# examples/dhat_to_html; default the repository's).
+# The tests write screenshots of each view to viewer/screenshots/.
+set -euo pipefail
+viewer="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$viewer"
+
+if [ ! -d node_modules/playwright-core ]; then
+  npm ci --no-audit --no-fund
+fi
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "error: Chromium not found at ${CHROMIUM:-/usr/bin/chromium} (apt-get install -y chromium, or set CHROMIUM)" >&2
+  exit 1
+fi
+
+# Build the example once up front so the report tests don't time out compiling it.
+cargo build --quiet --manifest-path "${DHAT_TO_HTML_MANIFEST:-$viewer/../Cargo.toml}" --example dhat_to_html
+
+# Files run one at a time: the machine may be small, and the timing test wants the CPU.
+node --test --test-concurrency=1 tests/viewer.test.mjs tests/dh_view.test.mjs tests/perf.test.mjs
