@@ -27,11 +27,20 @@ struct Request {
 /// Generates a deterministic access log of `lines` lines.
 #[inline(never)]
 fn generate_log(lines: usize) -> String {
-    let paths = ["/", "/search", "/api/items", "/api/users", "/static/app.js", "/login"];
+    let paths = [
+        "/",
+        "/search",
+        "/api/items",
+        "/api/users",
+        "/static/app.js",
+        "/login",
+    ];
     let mut text = String::new();
     let mut state: u64 = 0x1234_5678;
     for line in 0..lines {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let client = (state >> 33) % 500;
         let path = paths[(state >> 20) as usize % paths.len()];
         let status = [200, 200, 200, 304, 404, 500][(state >> 12) as usize % 6];
@@ -57,8 +66,19 @@ fn parse_log(text: &str) -> Vec<Request> {
             let path = fields.next()?.split('?').next()?.to_string();
             let status = fields.next()?.parse().ok()?;
             let bytes = fields.next()?.parse().ok()?;
-            let tags = fields.next()?.trim_start_matches("tags=").split(',').map(str::to_owned).collect();
-            Some(Request { client, path, status, bytes, tags })
+            let tags = fields
+                .next()?
+                .trim_start_matches("tags=")
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            Some(Request {
+                client,
+                path,
+                status,
+                bytes,
+                tags,
+            })
         })
         .collect()
 }
@@ -68,7 +88,10 @@ fn parse_log(text: &str) -> Vec<Request> {
 fn index_by_path(requests: &[Request]) -> HashMap<String, Vec<u32>> {
     let mut index: HashMap<String, Vec<u32>> = HashMap::new();
     for request in requests {
-        index.entry(request.path.clone()).or_default().push(request.bytes);
+        index
+            .entry(request.path.clone())
+            .or_default()
+            .push(request.bytes);
     }
     index
 }
@@ -78,7 +101,9 @@ fn index_by_path(requests: &[Request]) -> HashMap<String, Vec<u32>> {
 fn count_clients(requests: &[Request]) -> BTreeMap<(String, u16), usize> {
     let mut counts = BTreeMap::new();
     for request in requests {
-        *counts.entry((request.client.clone(), request.status)).or_insert(0) += 1;
+        *counts
+            .entry((request.client.clone(), request.status))
+            .or_insert(0) += 1;
     }
     counts
 }
@@ -109,7 +134,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (first, second) = text.split_at(split);
     let (mut requests, more) = std::thread::scope(|scope| {
         let worker = scope.spawn(|| parse_log(second));
-        (parse_log(first), worker.join().expect("parser thread panicked"))
+        (
+            parse_log(first),
+            worker.join().expect("parser thread panicked"),
+        )
     });
     requests.extend(more);
     drop(text);
@@ -120,8 +148,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let errors = requests.iter().filter(|r| r.status >= 500).count();
     let tags: usize = requests.iter().map(|r| r.tags.len()).sum();
     // A small deliberate leak: it shows up as live at the end.
-    let banner: &'static str = Box::leak(format!("{} paths, {} clients", index.len(), clients.len()).into_boxed_str());
-    println!("{banner}; {errors} server errors; {tags} tags; {} report lines", report.len());
+    let banner: &'static str =
+        Box::leak(format!("{} paths, {} clients", index.len(), clients.len()).into_boxed_str());
+    println!(
+        "{banner}; {errors} server errors; {tags} tags; {} report lines",
+        report.len()
+    );
     drop(requests);
 
     match profiler.finish() {

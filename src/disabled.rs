@@ -3,7 +3,8 @@
 //! report figures says plainly that tracking is off. This file is the whole feature-off
 //! path; `tracking.rs` is its counterpart.
 
-use crate::{Error, ProfileReport, ProfilerBuilder, Stats, ThreadStats};
+use crate::budget::{ScopeKind, SiteStack};
+use crate::{CallSite, Error, ProfileReport, ProfilerBuilder, Stats, ThreadStats, Usage};
 
 #[inline(always)]
 pub(crate) fn on_alloc(_pointer: *mut u8, _size: usize) {}
@@ -39,4 +40,15 @@ pub(crate) fn start_profiling(_config: ProfilerBuilder) -> Result<(), Error> {
 
 pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
     Err(Error::TrackingDisabled)
+}
+
+pub(crate) fn run_scope<R>(
+    _kind: ScopeKind,
+    _work: impl FnOnce() -> R,
+) -> Result<(R, Usage), Error> {
+    Err(Error::TrackingDisabled)
+}
+
+pub(crate) fn resolve_call_sites(_stacks: &[SiteStack]) -> Vec<CallSite> {
+    Vec::new()
 }

@@ -25,14 +25,21 @@
 #![warn(missing_docs)]
 
 mod alloc;
+mod budget;
 mod error;
 mod profiler;
 pub mod report;
 mod stats;
 
 pub use alloc::Alloc;
+pub use budget::{
+    Baseline, Budget, BudgetExceeded, CallSite, Usage, abort_on_alloc, measure,
+    measure_with_spawned_threads,
+};
 pub use error::{Error, INSTALL_LINE};
-pub use profiler::{DEFAULT_OUTPUT, DEFAULT_SAMPLE_BYTES, ProfileReport, Profiler, ProfilerBuilder};
+pub use profiler::{
+    DEFAULT_OUTPUT, DEFAULT_SAMPLE_BYTES, ProfileReport, Profiler, ProfilerBuilder,
+};
 pub use report::FoldedMetric;
 pub use stats::{Stats, ThreadStats, check_installed, stats, thread_stats, tracking_enabled};
 

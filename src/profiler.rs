@@ -170,15 +170,19 @@ impl ProfilerBuilder {
             self.html_path = (!value.is_empty()).then(|| PathBuf::from(value));
         }
         let metric = match read("ALLOCSITE_FOLDED_METRIC") {
-            Some(value) => Some(FoldedMetric::from_name(&value).ok_or(Error::BadEnvironment {
-                name: "ALLOCSITE_FOLDED_METRIC",
-                value,
-                expected: "total-bytes, total-blocks, peak-bytes or end-bytes",
-            })?),
+            Some(value) => Some(
+                FoldedMetric::from_name(&value).ok_or(Error::BadEnvironment {
+                    name: "ALLOCSITE_FOLDED_METRIC",
+                    value,
+                    expected: "total-bytes, total-blocks, peak-bytes or end-bytes",
+                })?,
+            ),
             None => None,
         };
         if let Some(value) = read("ALLOCSITE_FOLDED") {
-            let metric = metric.or(self.folded.as_ref().map(|(_, m)| *m)).unwrap_or_default();
+            let metric = metric
+                .or(self.folded.as_ref().map(|(_, m)| *m))
+                .unwrap_or_default();
             self.folded = (!value.is_empty()).then(|| (PathBuf::from(value), metric));
         } else if let (Some(metric), Some((_, current))) = (metric, self.folded.as_mut()) {
             *current = metric;
@@ -222,9 +226,13 @@ impl ProfilerBuilder {
         match backend::start_profiling(config) {
             Ok(()) => Ok(Profiler { running: true }),
             Err(Error::TrackingDisabled) => {
-                static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+                static SAID: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
                 if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    eprintln!("allocsite: {}; no profile will be written", Error::TrackingDisabled);
+                    eprintln!(
+                        "allocsite: {}; no profile will be written",
+                        Error::TrackingDisabled
+                    );
                 }
                 Ok(Profiler { running: false })
             }

@@ -95,8 +95,16 @@ pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
             }
         }
         if config.summary {
-            let names: Vec<String> = written.iter().map(|&i| targets[i].0.display().to_string()).collect();
-            let _ = summary::write(&profile, config.summary_sites, &names, &mut std::io::stderr().lock());
+            let names: Vec<String> = written
+                .iter()
+                .map(|&i| targets[i].0.display().to_string())
+                .collect();
+            let _ = summary::write(
+                &profile,
+                config.summary_sites,
+                &names,
+                &mut std::io::stderr().lock(),
+            );
         }
         let numbers = ProfileReport {
             written: Vec::new(),
@@ -143,14 +151,19 @@ impl Output {
                 let json = serde_json::to_string(&profile.to_dhat())?;
                 crate::report::html::write_html_report(&json, out)
             }
-            Output::Folded(metric) => folded::write(profile, *metric, &mut std::io::BufWriter::new(out)),
+            Output::Folded(metric) => {
+                folded::write(profile, *metric, &mut std::io::BufWriter::new(out))
+            }
         }
     }
 }
 
 /// Writes `path` through a temporary file beside it and renames it into place, so a reader
 /// never sees half a report and a failed write leaves any earlier report intact.
-fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<()> {
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(format!(".tmp-{}", std::process::id()));
     let temporary = PathBuf::from(temporary);
@@ -158,7 +171,9 @@ fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
         let file = std::fs::File::create(&temporary)?;
         let mut out = std::io::BufWriter::new(file);
         write(&mut out)?;
-        out.into_inner().map_err(|error| error.into_error())?.sync_all()?;
+        out.into_inner()
+            .map_err(|error| error.into_error())?
+            .sync_all()?;
         std::fs::rename(&temporary, path)
     })();
     if result.is_err() {

@@ -303,9 +303,7 @@ pub(crate) fn on_allocation(
             crate::scope::Admission::Recorded => block.scope = scope,
             crate::scope::Admission::ScopeClosed => thread.scope.set(0),
             crate::scope::Admission::Forbidden => {
-                let stack: Vec<usize> = frames[..depth].to_vec();
-                drop(recorder);
-                crate::scope::abort_on_forbidden_allocation(size, &stack);
+                crate::scope::abort_on_forbidden_allocation(size, &frames[..depth]);
             }
         }
     }

@@ -212,6 +212,111 @@ impl ScopeTable {
     }
 }
 
+use crate::budget::{ScopeKind, SiteStack, Usage};
+
+/// Serialises thread-spanning scopes: new threads can join only one of them.
+static SPANNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `work` inside a new scope and returns its figures with the captured stacks of its
+/// call sites. The scope is closed even if `work` panics.
+pub(crate) fn run<R>(
+    kind: ScopeKind,
+    work: impl FnOnce() -> R,
+) -> Result<(R, Usage), crate::Error> {
+    use crate::thread_state::{self, untracked};
+    crate::tracking::check_installed()?;
+    let parent = thread_state::with(|thread| thread.scope.get());
+    let _spanning = match kind {
+        ScopeKind::SpawnedThreads if parent != 0 => return Err(crate::Error::NestedSpanningScope),
+        ScopeKind::SpawnedThreads => {
+            Some(SPANNING.lock().unwrap_or_else(|poison| poison.into_inner()))
+        }
+        _ => None,
+    };
+    let on_allocation = match kind {
+        ScopeKind::AbortOnAllocation => OnAllocation::Abort,
+        _ => OnAllocation::Record,
+    };
+    let id = untracked(|| crate::recorder::lock().scopes.open(parent, on_allocation));
+    /// Closes the scope on every exit path, including a panic in `work`.
+    struct Close {
+        id: u64,
+        parent: u64,
+        spanning: bool,
+        closed: Option<ClosedScope>,
+    }
+    impl Close {
+        fn close(&mut self) {
+            if self.spanning {
+                set_spanning_scope(0);
+            }
+            thread_state::with(|thread| thread.scope.set(self.parent));
+            let id = self.id;
+            self.closed = untracked(|| crate::recorder::lock().scopes.close(id));
+        }
+    }
+    impl Drop for Close {
+        fn drop(&mut self) {
+            if self.closed.is_none() {
+                self.close();
+            }
+            if let Some(closed) = self.closed.take() {
+                untracked(|| drop(closed));
+            }
+        }
+    }
+    let mut guard = Close {
+        id,
+        parent,
+        spanning: kind == ScopeKind::SpawnedThreads,
+        closed: None,
+    };
+    if guard.spanning {
+        set_spanning_scope(id);
+    }
+    thread_state::with(|thread| thread.scope.set(id));
+    let value = work();
+    guard.close();
+    // Build the result outside every scope: an enclosing scope counts what the closure
+    // did, not allocsite's report of it.
+    thread_state::with(|thread| thread.scope.set(0));
+    let closed = guard
+        .closed
+        .as_ref()
+        .expect("a scope is open until closed here");
+    // Resolve the stacks untracked, then copy everything into tracked memory.
+    let stacks: Vec<(Box<[usize]>, SiteUsage)> = untracked(|| {
+        let recorder = crate::recorder::lock();
+        closed
+            .sites
+            .iter()
+            .map(|(site, usage)| (recorder.sites.stack(*site).into(), *usage))
+            .collect()
+    });
+    let counts = closed.counts;
+    let usage = Usage {
+        allocations: counts.allocations,
+        reallocations: counts.reallocations,
+        deallocations: counts.deallocations,
+        bytes_allocated: counts.bytes_allocated,
+        bytes_freed: counts.bytes_freed,
+        peak_live_bytes: counts.peak_net_bytes.max(0) as u64,
+        leaked_blocks: counts.live_blocks,
+        leaked_bytes: counts.live_bytes,
+        stacks: stacks
+            .iter()
+            .map(|(addresses, usage)| SiteStack {
+                addresses: addresses.to_vec(),
+                allocations: usage.allocations,
+                bytes: usage.bytes,
+            })
+            .collect(),
+    };
+    untracked(|| drop(stacks));
+    thread_state::with(|thread| thread.scope.set(parent));
+    Ok((value, usage))
+}
+
 /// A strict no-allocation zone was violated: print the stack and abort. Unwinding out of a
 /// `GlobalAlloc` method is undefined behaviour, so a panic is not an option here.
 #[cold]

@@ -33,8 +33,6 @@ pub(crate) struct ThreadState {
     pub(crate) random_state: Cell<u64>,
     /// Identifier of the innermost open budget scope on this thread (0: none).
     pub(crate) scope: Cell<u64>,
-    /// Set when a no-allocation zone is open on this thread.
-    pub(crate) no_alloc_zone: Cell<u32>,
 }
 
 thread_local! {
@@ -60,7 +58,6 @@ thread_local! {
             sample_session: Cell::new(0),
             random_state: Cell::new(0),
             scope: Cell::new(0),
-            no_alloc_zone: Cell::new(0),
         }
     };
     static EXIT_NOTICE: ExitNotice = const { ExitNotice };

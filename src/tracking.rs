@@ -15,6 +15,35 @@ use crate::thread_state::{self, Counters, ThreadState};
 use crate::{Error, Stats, ThreadStats};
 
 pub(crate) use crate::profiling::{finish_profiling, start_profiling};
+pub(crate) use crate::scope::run as run_scope;
+
+/// Symbolizes budget scopes' call sites (untracked), then copies them into tracked memory
+/// for the caller.
+pub(crate) fn resolve_call_sites(stacks: &[crate::budget::SiteStack]) -> Vec<crate::CallSite> {
+    use crate::report::profile::first_user_frame;
+    use crate::symbolize::{Symbolizer, TrimOptions};
+    let resolved: Vec<crate::CallSite> = thread_state::untracked(|| {
+        let mut symbolizer = Symbolizer::new();
+        stacks
+            .iter()
+            .map(|site| {
+                let frames = symbolizer.frames(&site.addresses, TrimOptions::default());
+                let user = first_user_frame(&frames);
+                crate::CallSite {
+                    function: user.map_or_else(|| "[unknown]".into(), |f| f.function.clone()),
+                    file: user.and_then(|f| f.file.clone()),
+                    line: user.and_then(|f| f.line),
+                    allocations: site.allocations,
+                    bytes: site.bytes,
+                    stack: frames.iter().map(|f| f.dhat_string()).collect(),
+                }
+            })
+            .collect()
+    });
+    let copy = resolved.clone();
+    thread_state::untracked(|| drop(resolved));
+    copy
+}
 
 /// Aborts the process if dropped during unwinding: nothing may unwind out of a
 /// `GlobalAlloc` method. Forgotten on the normal path, so it costs nothing there.

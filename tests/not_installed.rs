@@ -17,3 +17,35 @@ fn without_the_global_allocator_every_figure_is_an_error() {
          to the binary or test crate (for tests: at the top of the test file)"
     );
 }
+
+#[test]
+fn a_budget_without_the_global_allocator_fails_with_the_exact_message() {
+    assert_eq!(
+        allocsite::measure(|| ()).unwrap_err(),
+        if allocsite::tracking_enabled() {
+            allocsite::Error::NotInstalled
+        } else {
+            allocsite::Error::TrackingDisabled
+        }
+    );
+    let line = line!() + 1;
+    let panic =
+        std::panic::catch_unwind(|| allocsite::assert_allocs!(<= 1, Vec::<u8>::with_capacity(4)));
+    let message = *panic.unwrap_err().downcast::<String>().unwrap();
+    let expected = if allocsite::tracking_enabled() {
+        format!(
+            "allocation budget at tests/not_installed.rs:{line}:45 cannot be checked: \
+             allocsite::Alloc is not the #[global_allocator]: add \
+             `#[global_allocator] static ALLOC: allocsite::Alloc = allocsite::Alloc::system();` \
+             to the binary or test crate (for tests: at the top of the test file)"
+        )
+    } else {
+        format!(
+            "allocation budget at tests/not_installed.rs:{line}:45 cannot be checked: \
+             allocsite tracking is off: this build does not have the `track` cargo feature. \
+             Enable it, e.g. `cargo test --features allocsite/track`, or \
+             `allocsite = {{ version = \"0.1\", features = [\"track\"] }}` in Cargo.toml"
+        )
+    };
+    assert_eq!(message, expected);
+}

@@ -90,31 +90,76 @@ pub struct ProgramPoint {
     #[serde(rename = "tbk", serialize_with = "whole::number")]
     pub total_blocks: f64,
     /// Sum of block lifetimes.
-    #[serde(rename = "tl", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "tl",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub total_lifetime: Option<f64>,
     /// Maximum live bytes of this point.
-    #[serde(rename = "mb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "mb",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub max_bytes: Option<f64>,
     /// Live blocks at that maximum.
-    #[serde(rename = "mbk", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "mbk",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub max_blocks: Option<f64>,
     /// Bytes live at the global peak.
-    #[serde(rename = "gb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "gb",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub peak_bytes: Option<f64>,
     /// Blocks live at the global peak.
-    #[serde(rename = "gbk", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "gbk",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub peak_blocks: Option<f64>,
     /// Bytes live at the end.
-    #[serde(rename = "eb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "eb",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub end_bytes: Option<f64>,
     /// Blocks live at the end.
-    #[serde(rename = "ebk", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "ebk",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub end_blocks: Option<f64>,
     /// Bytes read (Valgrind only).
-    #[serde(rename = "rb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "rb",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub bytes_read: Option<f64>,
     /// Bytes written (Valgrind only).
-    #[serde(rename = "wb", default, skip_serializing_if = "Option::is_none", serialize_with = "whole::optional")]
+    #[serde(
+        rename = "wb",
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole::optional"
+    )]
     pub bytes_written: Option<f64>,
     /// Frame indices into the frame table, innermost (the allocation) first.
     #[serde(rename = "fs")]
@@ -161,7 +206,9 @@ impl DhatFile {
         if self.frames.first().map(String::as_str) != Some("[root]") {
             return fail("ftbl[0] must be \"[root]\"".into());
         }
-        if self.block_lifetimes && (self.peak_time.is_none() || self.short_lived_threshold.is_none()) {
+        if self.block_lifetimes
+            && (self.peak_time.is_none() || self.short_lived_threshold.is_none())
+        {
             return fail("bklt is true but tg or tuth is missing".into());
         }
         if self.end_time == 0 {
@@ -169,18 +216,35 @@ impl DhatFile {
         }
         let mut seen = HashSet::new();
         for (index, point) in self.program_points.iter().enumerate() {
-            if let Some(&bad) = point.frames.iter().find(|&&f| f == 0 || f >= self.frames.len()) {
-                return fail(format!("program point {index} refers to frame {bad}, outside 1..{}", self.frames.len()));
+            if let Some(&bad) = point
+                .frames
+                .iter()
+                .find(|&&f| f == 0 || f >= self.frames.len())
+            {
+                return fail(format!(
+                    "program point {index} refers to frame {bad}, outside 1..{}",
+                    self.frames.len()
+                ));
             }
             if self.block_lifetimes
-                && [point.total_lifetime, point.max_bytes, point.peak_bytes, point.end_bytes]
-                    .iter()
-                    .any(Option::is_none)
+                && [
+                    point.total_lifetime,
+                    point.max_bytes,
+                    point.peak_bytes,
+                    point.end_bytes,
+                ]
+                .iter()
+                .any(Option::is_none)
             {
-                return fail(format!("program point {index} lacks a lifetime field (tl, mb, gb or eb)"));
+                return fail(format!(
+                    "program point {index} lacks a lifetime field (tl, mb, gb or eb)"
+                ));
             }
             if !seen.insert(&point.frames) {
-                return fail(format!("program point {index} repeats another's frame list {:?}", point.frames));
+                return fail(format!(
+                    "program point {index} repeats another's frame list {:?}",
+                    point.frames
+                ));
             }
         }
         Ok(())
@@ -210,7 +274,10 @@ mod whole {
         }
     }
 
-    pub(super) fn optional<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn optional<S: Serializer>(
+        value: &Option<f64>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(value) => number(value, serializer),
             None => serializer.serialize_none(),
@@ -261,14 +328,22 @@ mod tests {
     fn validate_names_each_problem() {
         assert_eq!(file().validate(), Ok(()));
         let mut repeated = file();
-        repeated.program_points.push(repeated.program_points[0].clone());
+        repeated
+            .program_points
+            .push(repeated.program_points[0].clone());
         assert!(repeated.validate().unwrap_err().0.contains("repeats"));
         let mut out_of_range = file();
         out_of_range.program_points[0].frames = vec![2];
         assert!(out_of_range.validate().unwrap_err().0.contains("frame 2"));
         let mut root_referenced = file();
         root_referenced.program_points[0].frames = vec![0];
-        assert!(root_referenced.validate().unwrap_err().0.contains("frame 0"));
+        assert!(
+            root_referenced
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("frame 0")
+        );
         let mut version = file();
         version.version = 3;
         assert!(version.validate().unwrap_err().0.contains("expected 2"));

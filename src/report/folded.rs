@@ -31,9 +31,14 @@ impl FoldedMetric {
 
     /// Parses [`FoldedMetric::name`]'s output.
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::TotalBytes, Self::TotalBlocks, Self::PeakBytes, Self::EndBytes]
-            .into_iter()
-            .find(|metric| metric.name() == name)
+        [
+            Self::TotalBytes,
+            Self::TotalBlocks,
+            Self::PeakBytes,
+            Self::EndBytes,
+        ]
+        .into_iter()
+        .find(|metric| metric.name() == name)
     }
 }
 
@@ -52,8 +57,17 @@ pub(crate) fn write(
             FoldedMetric::PeakBytes => stats.peak_bytes,
             FoldedMetric::EndBytes => stats.live_bytes,
         };
-        let names: Vec<&str> = site.frames.iter().rev().map(|f| f.function.as_str()).collect();
-        let stack = if names.is_empty() { "[unknown]".to_string() } else { names.join(";") };
+        let names: Vec<&str> = site
+            .frames
+            .iter()
+            .rev()
+            .map(|f| f.function.as_str())
+            .collect();
+        let stack = if names.is_empty() {
+            "[unknown]".to_string()
+        } else {
+            names.join(";")
+        };
         *lines.entry(stack).or_default() += value;
     }
     for (stack, value) in lines {
@@ -71,7 +85,12 @@ mod tests {
 
     #[test]
     fn metric_names_round_trip() {
-        for metric in [FoldedMetric::TotalBytes, FoldedMetric::TotalBlocks, FoldedMetric::PeakBytes, FoldedMetric::EndBytes] {
+        for metric in [
+            FoldedMetric::TotalBytes,
+            FoldedMetric::TotalBlocks,
+            FoldedMetric::PeakBytes,
+            FoldedMetric::EndBytes,
+        ] {
             assert_eq!(FoldedMetric::from_name(metric.name()), Some(metric));
         }
         assert_eq!(FoldedMetric::from_name("bytes"), None);

@@ -32,7 +32,12 @@ pub(crate) struct ProfiledSite {
 }
 
 impl Profile {
-    pub(crate) fn build(finished: FinishedSession, trim: TrimOptions, command: String, pid: u32) -> Profile {
+    pub(crate) fn build(
+        finished: FinishedSession,
+        trim: TrimOptions,
+        command: String,
+        pid: u32,
+    ) -> Profile {
         let mut symbolizer = Symbolizer::new();
         let mut by_frames: HashMap<Vec<String>, usize> = HashMap::new();
         let mut sites: Vec<ProfiledSite> = Vec::new();

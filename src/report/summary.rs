@@ -18,7 +18,12 @@ pub(crate) fn thousands(value: f64) -> String {
     out
 }
 
-pub(crate) fn write(profile: &Profile, top: usize, written: &[String], out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write(
+    profile: &Profile,
+    top: usize,
+    written: &[String],
+    out: &mut impl Write,
+) -> io::Result<()> {
     let total_bytes = profile.total(|s| s.total_bytes);
     let total_blocks = profile.total(|s| s.total_blocks);
     let estimate = if profile.sampled() {
@@ -30,7 +35,11 @@ pub(crate) fn write(profile: &Profile, top: usize, written: &[String], out: &mut
     } else {
         " (every allocation recorded)".to_string()
     };
-    writeln!(out, "allocsite: heap profile of `{}`{estimate}", profile.command)?;
+    writeln!(
+        out,
+        "allocsite: heap profile of `{}`{estimate}",
+        profile.command
+    )?;
     writeln!(
         out,
         "  total:   {} bytes in {} blocks",
@@ -55,8 +64,14 @@ pub(crate) fn write(profile: &Profile, top: usize, written: &[String], out: &mut
         writeln!(out, "  top call sites by total bytes:")?;
     }
     for site in profile.sites.iter().take(top) {
-        let share = if total_bytes > 0.0 { 100.0 * site.stats.total_bytes / total_bytes } else { 0.0 };
-        let place = first_user_frame(&site.frames).map(describe).unwrap_or_else(|| "[no frames]".into());
+        let share = if total_bytes > 0.0 {
+            100.0 * site.stats.total_bytes / total_bytes
+        } else {
+            0.0
+        };
+        let place = first_user_frame(&site.frames)
+            .map(describe)
+            .unwrap_or_else(|| "[no frames]".into());
         writeln!(
             out,
             "    {share:5.1}% {:>14} bytes {:>10} blocks  {place}",
