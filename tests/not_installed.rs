@@ -29,8 +29,7 @@ fn a_budget_without_the_global_allocator_fails_with_the_exact_message() {
         }
     );
     let line = line!() + 1;
-    let panic =
-        std::panic::catch_unwind(|| allocsite::assert_allocs!(<= 1, Vec::<u8>::with_capacity(4)));
+    let panic = std::panic::catch_unwind(|| allocsite::assert_allocs!(<= 1, vec![0u8; 4]));
     let message = *panic.unwrap_err().downcast::<String>().unwrap();
     let expected = if allocsite::tracking_enabled() {
         format!(
@@ -48,4 +47,19 @@ fn a_budget_without_the_global_allocator_fails_with_the_exact_message() {
         )
     };
     assert_eq!(message, expected);
+}
+
+#[test]
+fn starting_a_profiler_without_the_global_allocator_names_the_missing_line() {
+    let result = allocsite::Profiler::builder().summary(false).start();
+    if allocsite::tracking_enabled() {
+        assert_eq!(result.unwrap_err(), allocsite::Error::NotInstalled);
+    } else {
+        // Feature off: the profiler builds and does nothing (it said so once on stderr).
+        let profiler = result.unwrap();
+        assert_eq!(
+            profiler.finish().unwrap_err(),
+            allocsite::Error::TrackingDisabled
+        );
+    }
 }

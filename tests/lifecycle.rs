@@ -1,0 +1,108 @@
+//! The report is written however the program ends: `std::process::exit` with the profiler
+//! still alive, returning from `main` with the profiler in a `static`; and a forked child
+//! neither writes nor overwrites its parent's report. Each scenario runs in a child
+//! process (this binary re-executed with `ALLOCSITE_LIFECYCLE_SCENARIO` set).
+//! Runs without libtest's harness.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+#[global_allocator]
+static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+
+static KEPT_PROFILER: Mutex<Option<allocsite::Profiler>> = Mutex::new(None);
+
+fn start(path: &Path) -> allocsite::Profiler {
+    allocsite::Profiler::builder()
+        .sample_bytes(1)
+        .output(path)
+        .summary(false)
+        .start()
+        .unwrap()
+}
+
+#[inline(never)]
+fn some_work() -> Vec<String> {
+    (0..100).map(|i| format!("item {i}")).collect()
+}
+
+fn scenario(name: &str, path: &Path) {
+    match name {
+        "exit" => {
+            let _profiler = start(path);
+            std::hint::black_box(some_work());
+            std::process::exit(0); // skips Drop; the exit hook writes the report
+        }
+        "static" => {
+            *KEPT_PROFILER.lock().unwrap() = Some(start(path));
+            std::hint::black_box(some_work());
+            // Returning from main: statics are not dropped; the exit hook writes.
+        }
+        "fork" => {
+            let profiler = start(path);
+            std::hint::black_box(some_work());
+            // SAFETY: the child only allocates a little and exits; it touches no lock
+            // another thread could hold (this process has one thread).
+            let child = unsafe { libc::fork() };
+            if child == 0 {
+                std::hint::black_box(some_work());
+                std::process::exit(0); // runs the exit hook in the child: it must not write
+            }
+            let mut status = 0;
+            // SAFETY: waiting for the child just forked.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            assert!(!path.exists(), "the forked child wrote the parent's report");
+            profiler.finish().unwrap();
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn run_child(name: &str) -> (PathBuf, u32) {
+    let path = std::env::temp_dir().join(format!(
+        "allocsite-lifecycle-{name}-{}.json",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env("ALLOCSITE_LIFECYCLE_SCENARIO", name)
+        .env("ALLOCSITE_LIFECYCLE_PATH", &path)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success(), "scenario {name} failed");
+    (path, pid)
+}
+
+fn main() {
+    if let (Ok(name), Ok(path)) = (
+        std::env::var("ALLOCSITE_LIFECYCLE_SCENARIO"),
+        std::env::var("ALLOCSITE_LIFECYCLE_PATH"),
+    ) {
+        scenario(&name, Path::new(&path));
+        return;
+    }
+    if !allocsite::tracking_enabled() {
+        println!("lifecycle: needs --features track; skipped");
+        return;
+    }
+    for name in ["exit", "static", "fork"] {
+        let (path, pid) = run_child(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{name}: no report at {}: {e}", path.display()));
+        let file: allocsite::report::dhat::DhatFile = serde_json::from_str(&text).unwrap();
+        file.validate().unwrap();
+        assert_eq!(
+            file.pid,
+            u64::from(pid),
+            "{name}: the report is the parent's"
+        );
+        assert!(
+            file.frames.iter().any(|f| f.contains("some_work")),
+            "{name}: the work is in the report"
+        );
+        std::fs::remove_file(&path).unwrap();
+        println!("lifecycle: {name}: report written by pid {pid}");
+    }
+}

@@ -1,0 +1,298 @@
+//! The Profiler end to end, in exact mode (`sample_bytes = 1`): attribution to source lines
+//! (through Vec, String, Box, HashMap, recursion and inlining), DHAT output that validates,
+//! cross-thread frees with 8 threads, folded stacks, errors (starting twice, unwritable
+//! path). One profiler runs at a time in a process, so the tests take a lock.
+#![cfg(feature = "track")]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use allocsite::report::dhat::DhatFile;
+
+#[global_allocator]
+static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+
+static ONE_PROFILER: Mutex<()> = Mutex::new(());
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("allocsite-profiler-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn read(path: &PathBuf) -> DhatFile {
+    let file: DhatFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    file.validate().unwrap();
+    file
+}
+
+/// Total bytes and blocks of the program points with a frame mentioning `needle`.
+fn figures_at(file: &DhatFile, needle: &str) -> (f64, f64, f64) {
+    file.program_points
+        .iter()
+        .filter(|point| {
+            point
+                .frames
+                .iter()
+                .any(|&f| file.frames[f].contains(needle))
+        })
+        .fold((0.0, 0.0, 0.0), |(bytes, blocks, end), p| {
+            (
+                bytes + p.total_bytes,
+                blocks + p.total_blocks,
+                end + p.end_bytes.unwrap_or(0.0),
+            )
+        })
+}
+
+#[inline(never)]
+fn make_vec() -> Vec<u64> {
+    Vec::with_capacity(black_box(1000)) // line A: 8000 bytes
+}
+
+#[inline(never)]
+fn make_string() -> String {
+    "abc".repeat(black_box(700)) // line B: 2100 bytes
+}
+
+#[inline(never)]
+fn make_box() -> Box<[u8; 3000]> {
+    Box::new(black_box([9u8; 3000])) // line C: 3000 bytes
+}
+
+#[inline(never)]
+fn make_map() -> HashMap<u64, u64> {
+    let mut map = HashMap::with_capacity(black_box(100)); // line D
+    map.insert(1, 1);
+    map
+}
+
+#[inline(never)]
+fn recurse(depth: u32, out: &mut Vec<Vec<u8>>) {
+    let block = vec![depth as u8; 111]; // line E: 111 bytes per level
+    out.push(block);
+    if depth > 0 {
+        recurse(depth - 1, out);
+    }
+}
+
+#[inline(always)]
+fn inlined_helper() -> Vec<u8> {
+    vec![1u8; black_box(4444)] // line F: inlined into its caller
+}
+
+#[inline(never)]
+fn calls_inlined_helper() -> Vec<u8> {
+    inlined_helper()
+}
+
+fn line_of(needle: &str) -> u32 {
+    let source = include_str!("profiler.rs");
+    let index = source
+        .lines()
+        .position(|line| line.contains(needle) && line.contains("// line"))
+        .unwrap();
+    index as u32 + 1
+}
+
+#[test]
+fn allocations_are_attributed_to_their_source_lines() {
+    let _one = ONE_PROFILER
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let path = scratch("attribution.json");
+    let profiler = allocsite::Profiler::builder()
+        .sample_bytes(1)
+        .output(&path)
+        .summary(false)
+        .start()
+        .unwrap();
+    let kept = (
+        make_vec(),
+        make_string(),
+        make_box(),
+        make_map(),
+        calls_inlined_helper(),
+    );
+    let mut levels = Vec::new();
+    recurse(9, &mut levels);
+    let report = profiler.finish().unwrap();
+    assert_eq!(report.written, vec![path.clone()]);
+    assert!(!report.sampled);
+    let file = read(&path);
+
+    let at = |marker: &str| figures_at(&file, &format!("tests/profiler.rs:{}:", line_of(marker)));
+    assert_eq!(at("line A"), (8000.0, 1.0, 8000.0));
+    assert_eq!(at("line B").0, 2100.0);
+    assert_eq!(at("line C"), (3000.0, 1.0, 3000.0));
+    assert_eq!(
+        at("line D").1,
+        1.0,
+        "HashMap::with_capacity allocates its table once"
+    );
+    assert_eq!(at("line F"), (4444.0, 1.0, 4444.0));
+    // Ten levels of recursion, each allocating 111 bytes at the same line.
+    assert_eq!(at("line E").0, 1110.0);
+    assert_eq!(at("line E").1, 10.0);
+    // The inlined helper shows up as its own frame above its caller.
+    assert!(file.frames.iter().any(|f| f.contains("inlined_helper")));
+    assert!(
+        file.frames
+            .iter()
+            .any(|f| f.contains("calls_inlined_helper"))
+    );
+    // Trimming: no allocsite or allocator-entry frames, no runtime frames below main.
+    for frame in &file.frames[1..] {
+        assert!(!frame.contains("allocsite::"), "{frame}");
+        assert!(
+            !frame.contains("__rust_alloc") && !frame.contains("lang_start"),
+            "{frame}"
+        );
+    }
+    assert_eq!(file.frames[0], "[root]");
+    drop(kept);
+}
+
+#[test]
+fn eight_threads_freeing_each_others_blocks_leave_nothing_live() {
+    let _one = ONE_PROFILER
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let path = scratch("threads.json");
+    let profiler = allocsite::Profiler::builder()
+        .sample_bytes(1)
+        .output(&path)
+        .summary(false)
+        .start()
+        .unwrap();
+    const THREADS: usize = 8;
+    const BLOCKS: usize = 2000;
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
+        .map(|_| std::sync::mpsc::channel::<Vec<u8>>())
+        .unzip();
+    std::thread::scope(|scope| {
+        for (index, receiver) in receivers.into_iter().enumerate() {
+            let next = senders[(index + 1) % THREADS].clone();
+            scope.spawn(move || {
+                for round in 0..BLOCKS {
+                    // Allocated here, freed by the neighbouring thread.
+                    next.send(cross_thread_block(index, round)).unwrap();
+                }
+                drop(next);
+                for block in receiver.iter().take(BLOCKS) {
+                    drop(black_box(block));
+                }
+            });
+        }
+        drop(senders);
+    });
+    let report = profiler.finish().unwrap();
+    let file = read(&path);
+    let (bytes, blocks, end) = figures_at(&file, "cross_thread_block");
+    assert_eq!(blocks, (THREADS * BLOCKS) as f64);
+    assert_eq!(
+        bytes,
+        (0..THREADS)
+            .flat_map(|i| (0..BLOCKS).map(move |r| block_size(i, r) as f64))
+            .sum::<f64>()
+    );
+    assert_eq!(end, 0.0, "every block was freed by another thread");
+    assert!(report.samples as usize >= THREADS * BLOCKS);
+}
+
+fn block_size(thread: usize, round: usize) -> usize {
+    16 + (thread * 31 + round * 7) % 500
+}
+
+#[inline(never)]
+fn cross_thread_block(thread: usize, round: usize) -> Vec<u8> {
+    vec![thread as u8; block_size(thread, round)]
+}
+
+#[test]
+fn starting_twice_is_an_error_and_folded_stacks_are_written() {
+    let _one = ONE_PROFILER
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let folded = scratch("profile.folded");
+    let profiler = allocsite::Profiler::builder()
+        .sample_bytes(1)
+        .no_json()
+        .folded(&folded, allocsite::FoldedMetric::TotalBytes)
+        .summary(false)
+        .start()
+        .unwrap();
+    assert_eq!(
+        allocsite::Profiler::start().unwrap_err(),
+        allocsite::Error::AlreadyRunning
+    );
+    let kept = make_box();
+    profiler.finish().unwrap();
+    let text = std::fs::read_to_string(&folded).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("make_box"))
+        .expect("a folded line for make_box");
+    let (stack, value) = line.rsplit_once(' ').unwrap();
+    assert_eq!(value, "3000");
+    assert!(
+        stack.split(';').last().unwrap().contains("make_box")
+            || stack.contains(";profiler::make_box"),
+        "{line}"
+    );
+    drop(kept);
+}
+
+#[test]
+fn an_unwritable_output_is_an_error_naming_the_path() {
+    let _one = ONE_PROFILER
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let path = PathBuf::from("/nonexistent-directory/profile.json");
+    let profiler = allocsite::Profiler::builder()
+        .output(&path)
+        .summary(false)
+        .start()
+        .unwrap();
+    let error = profiler.finish().unwrap_err();
+    match &error {
+        allocsite::Error::Write {
+            path: failed,
+            reason,
+        } => {
+            assert_eq!(failed, &path);
+            assert!(reason.contains("No such file or directory"), "{reason}");
+        }
+        other => panic!("expected a write error, got {other:?}"),
+    }
+    assert!(
+        error
+            .to_string()
+            .starts_with("could not write /nonexistent-directory/profile.json: ")
+    );
+    // Dropping a profiler whose write fails reports on stderr and does not panic.
+    drop(
+        allocsite::Profiler::builder()
+            .output(&path)
+            .summary(false)
+            .start()
+            .unwrap(),
+    );
+}
+
+#[test]
+fn bad_environment_values_are_named() {
+    let _one = ONE_PROFILER
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    // SAFETY: the variable is only read by profiler starts, which this lock serialises.
+    unsafe { std::env::set_var("ALLOCSITE_SAMPLE_BYTES", "lots") };
+    let error = allocsite::Profiler::start().unwrap_err();
+    unsafe { std::env::remove_var("ALLOCSITE_SAMPLE_BYTES") };
+    assert_eq!(
+        error.to_string(),
+        "environment variable ALLOCSITE_SAMPLE_BYTES=\"lots\" is invalid: expected a whole number"
+    );
+}
