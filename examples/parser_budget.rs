@@ -22,7 +22,10 @@ pub fn parse(record: &str) -> Vec<Field<'_>> {
     let mut fields = Vec::with_capacity(record.matches(';').count() + 1);
     for pair in record.split(';') {
         if let Some((key, value)) = pair.split_once('=') {
-            fields.push(Field { key: key.trim(), value: value.trim() });
+            fields.push(Field {
+                key: key.trim(),
+                value: value.trim(),
+            });
         }
     }
     fields
@@ -77,19 +80,25 @@ mod tests {
     #[cfg_attr(not(feature = "track"), ignore = "needs --features track")]
     fn reading_fields_allocates_nothing() {
         let fields = parse("a=1;b=22");
-        let total = allocsite::assert_no_alloc!(fields.iter().map(|f| f.value.len()).sum::<usize>());
+        let total =
+            allocsite::assert_no_alloc!(fields.iter().map(|f| f.value.len()).sum::<usize>());
         assert_eq!(total, 3);
     }
 
     #[test]
     #[cfg_attr(not(feature = "track"), ignore = "needs --features track")]
     fn parse_and_drop_leaks_nothing() {
-        allocsite::Budget::new().no_leaks().run(|| drop(parse("x=1;y=2")));
+        allocsite::Budget::new()
+            .no_leaks()
+            .run(|| drop(parse("x=1;y=2")));
     }
 
     #[test]
     #[cfg_attr(not(feature = "track"), ignore = "needs --features track")]
     fn parse_matches_its_committed_baseline() {
-        allocsite::assert_baseline!("tests/baselines/parser_budget_parse.txt", parse("a=1;b=2;c=3;d=4"));
+        allocsite::assert_baseline!(
+            "tests/baselines/parser_budget_parse.txt",
+            parse("a=1;b=2;c=3;d=4")
+        );
     }
 }

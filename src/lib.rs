@@ -65,6 +65,17 @@ mod thread_state;
 #[cfg(feature = "track")]
 mod tracking;
 
+#[cfg(feature = "track")]
+pub use stack::Unwinder;
+
+/// Hooks for `benches/stack_capture.rs`. Not public API.
+#[cfg(feature = "track")]
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::stack::bench::*;
+    pub use crate::symbolize::bench::*;
+}
+
 // The one switch between the two backends.
 #[cfg(feature = "track")]
 use tracking as backend;

@@ -48,8 +48,21 @@
 //!   not on the thread's normal stack, [`capture`] falls back to the unwind tables.
 //! - Modules `dlopen`ed after detection are not in the executable-range table, so a frame
 //!   pointer walk stops at their first frame.
-//! - No `framehop`-style cached DWARF unwinder (measured, see the crate docs): the frame-pointer
-//!   walk is an order of magnitude cheaper still, and the table fallback is always correct.
+//! - No `framehop`-style cached DWARF unwinder yet. Measured in a scratch crate, `framehop`
+//!   0.16 with `MustNotAllocateDuringUnwind` captures 16 frames in ~170–340 ns and 32 in
+//!   ~350–380 ns without allocating, 10–20× cheaper than the tables; but it needs the module
+//!   list built up front (and kept current across `dlopen`), a mutable rule cache per thread
+//!   or behind a lock, and brings `gimli` 0.33 next to `backtrace`'s 0.32.
+//!
+//! # Cost (x86_64 Linux, 2-core VM, `benches/stack_capture.rs`)
+//!
+//! | unwinder | ~10 frames | ~30 frames |
+//! |---|---|---|
+//! | frame pointers (`-C force-frame-pointers=yes`) | 31 ns | 83 ns |
+//! | unwind tables (`backtrace::trace_unsynchronized`) | 2.9–3.4 µs | 7.5–8.5 µs |
+//!
+//! Symbolizing costs about 1 µs per distinct address once `backtrace` has parsed the debug
+//! info, and is done only when a report is written.
 
 use std::sync::OnceLock;
 

@@ -224,11 +224,28 @@ fn trim_frames(mut all: Vec<Frame>, trim: TrimOptions) -> Vec<Frame> {
 }
 
 /// Index of the first frame to keep after dropping the allocation machinery on top.
+///
+/// Only the leading run of machinery and library frames is looked at: allocsite frames
+/// further down the stack (a budget scope's `measure`, which called the user's closure)
+/// are the caller's context, and cutting at them would drop the user's frames above.
 fn top_cut(frames: &[Frame]) -> usize {
-    frames
-        .iter()
-        .rposition(|f| is_machinery(&f.function))
-        .map_or(0, |i| i + 1)
+    let mut cut = 0;
+    for (index, frame) in frames.iter().enumerate() {
+        if is_machinery(&frame.function)
+            || frame.file.as_deref().is_some_and(is_allocator_entry_file)
+        {
+            cut = index + 1;
+        } else if !frame.is_library_frame() {
+            break;
+        }
+    }
+    cut
+}
+
+/// The files of std's allocator entry points (`alloc::alloc::alloc`, `realloc`, …), which
+/// release builds with line-tables-only debug info name without their module path.
+fn is_allocator_entry_file(path: &str) -> bool {
+    path.ends_with("alloc/src/alloc.rs") || path.ends_with("std/src/alloc.rs")
 }
 
 /// Index one past the last frame to keep after dropping the runtime at the bottom.
