@@ -54,6 +54,8 @@ pub const DEFAULT_OUTPUT: &str = "allocsite-profile.json";
 /// ```
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until `start` is called"]
+// Without the `track` feature the configuration is accepted but never read.
+#[cfg_attr(not(feature = "track"), allow(dead_code))]
 pub struct ProfilerBuilder {
     pub(crate) sample_bytes: u64,
     pub(crate) json_path: Option<PathBuf>,
@@ -134,6 +136,12 @@ impl ProfilerBuilder {
     /// Print the summary to stderr when the profile ends (default on).
     pub fn summary(mut self, print: bool) -> Self {
         self.summary = print;
+        self
+    }
+
+    /// How many call sites the summary lists (default 10).
+    pub fn summary_sites(mut self, count: usize) -> Self {
+        self.summary_sites = count;
         self
     }
 

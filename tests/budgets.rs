@@ -29,7 +29,7 @@ macro_rules! exact {
                 "(allocations, reallocations, deallocations, bytes, leaked blocks) of {}",
                 stringify!($name)
             );
-            drop(black_box(value));
+            let _kept = black_box(value);
         }
     };
 }

@@ -1,9 +1,6 @@
 //! Folded stacks: one `outer;…;inner value` line per call site, the input format of
 //! `inferno-flamegraph` and `flamegraph.pl`.
 
-use std::collections::BTreeMap;
-use std::io::{self, Write};
-
 /// Which figure a folded-stacks file carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FoldedMetric {
@@ -46,9 +43,9 @@ impl FoldedMetric {
 pub(crate) fn write(
     profile: &crate::report::profile::Profile,
     metric: FoldedMetric,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    let mut lines: BTreeMap<String, f64> = BTreeMap::new();
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut lines: std::collections::BTreeMap<String, f64> = Default::default();
     for site in &profile.sites {
         let stats = &site.stats;
         let value = match metric {

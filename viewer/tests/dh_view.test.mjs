@@ -38,6 +38,8 @@ for (const file of FILES) {
     assert.equal(error && await error.textContent(), null, "dh_view shows an error");
     assert.deepEqual(page.pageErrors.map(String), []);
     const text = await page.textContent("pre");
+    // A frame index outside ftbl shows as "undefined" without an error: make sure none does.
+    assert.ok(!/: undefined\b/.test(text), "a frame shows as undefined");
     // The root PP comes first: "  Total:     8,760 bytes (100%, ...) in 23 blocks (100%, ...), ..."
     const m = /^\s*Total:\s+([\d,.]+) .*? in ([\d,.]+) /m.exec(text);
     assert.ok(m, `no Total line in:\n${text.slice(0, 500)}`);
