@@ -9,7 +9,9 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::counters::{self, add_orphan, bump, orphan_block};
+use std::sync::atomic::AtomicU64;
+
+use crate::counters::{self, CounterBlock, add_orphan, bump, orphan_block};
 use crate::recorder::{self, AllocationKind};
 use crate::thread_state::{self, Counters, ThreadState};
 use crate::{Error, Stats, ThreadStats};
@@ -66,15 +68,23 @@ fn slow_path(thread: &ThreadState, work: impl FnOnce()) {
     std::mem::forget(bomb);
 }
 
+/// Adds `(field, amount)` pairs to this thread's counter block (one lookup of the block).
 #[inline(always)]
-fn count(
+fn count<const N: usize>(
     thread: &ThreadState,
-    field: impl Fn(&counters::CounterBlock) -> &std::sync::atomic::AtomicU64,
-    by: u64,
+    additions: [(fn(&CounterBlock) -> &AtomicU64, u64); N],
 ) {
     match thread.counters() {
-        Counters::Own(block) => bump(field(block), by),
-        Counters::Orphan => add_orphan(field(orphan_block()), by),
+        Counters::Own(block) => {
+            for (field, amount) in additions {
+                bump(field(block), amount);
+            }
+        }
+        Counters::Orphan => {
+            for (field, amount) in additions {
+                add_orphan(field(orphan_block()), amount);
+            }
+        }
     }
 }
 
@@ -99,8 +109,13 @@ pub(crate) fn on_alloc(pointer: *mut u8, size: usize) {
         if thread.busy.get() {
             return;
         }
-        count(thread, |block| &block.allocations, 1);
-        count(thread, |block| &block.bytes_allocated, size as u64);
+        count(
+            thread,
+            [
+                (|b| &b.allocations, 1),
+                (|b| &b.bytes_allocated, size as u64),
+            ],
+        );
         thread.live_change(size as i64, 1);
         if wants_recording(thread, size) {
             slow_path(thread, || {
@@ -116,8 +131,10 @@ pub(crate) fn on_dealloc(pointer: *mut u8, size: usize) {
         if thread.busy.get() {
             return;
         }
-        count(thread, |block| &block.deallocations, 1);
-        count(thread, |block| &block.bytes_freed, size as u64);
+        count(
+            thread,
+            [(|b| &b.deallocations, 1), (|b| &b.bytes_freed, size as u64)],
+        );
         thread.live_change(-(size as i64), -1);
         if recorder::maybe_recorded(pointer) || thread.scope.get() != 0 {
             slow_path(thread, || {
@@ -150,9 +167,14 @@ pub(crate) fn on_realloc(
         if new_pointer.is_null() {
             return new_pointer;
         }
-        count(thread, |block| &block.reallocations, 1);
-        count(thread, |block| &block.bytes_allocated, new_size as u64);
-        count(thread, |block| &block.bytes_freed, old_size as u64);
+        count(
+            thread,
+            [
+                (|b| &b.reallocations, 1),
+                (|b| &b.bytes_allocated, new_size as u64),
+                (|b| &b.bytes_freed, old_size as u64),
+            ],
+        );
         thread.live_change(new_size as i64 - old_size as i64, 0);
         if wants_recording(thread, new_size) {
             slow_path(thread, || {

@@ -154,7 +154,7 @@ pub fn churn_iterations() -> usize {
 pub fn run_workload(name: &str) -> u64 {
     match name {
         "churn" => churn(churn_iterations(), 1),
-        "tree" => tree(scaled(250_000), 2),
+        "tree" => tree(scaled(120_000), 3),
         "json" => json(scaled(20 << 20), 2),
         "churn2" => {
             let threads: Vec<_> = (0..2u64)

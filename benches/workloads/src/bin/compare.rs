@@ -27,6 +27,7 @@ struct Config {
 #[derive(Clone, Default)]
 struct Run {
     wall_s: f64,
+    cpu_s: f64,
     work_s: f64,
     maxrss_kb: u64,
     allocs: Option<u64>,
@@ -79,7 +80,9 @@ fn run_once(config: &Config, workload: &str) -> Result<Run, String> {
         .lines()
         .find(|l| l.starts_with("RESULT "))
         .ok_or_else(|| format!("{} {workload}: no RESULT line\n{out}\n{err}", config.name))?;
-    let mut run = Run { wall_s, maxrss_kb: usage.ru_maxrss as u64, ..Run::default() };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    let cpu_s = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let mut run = Run { wall_s, cpu_s, maxrss_kb: usage.ru_maxrss as u64, ..Run::default() };
     for field in line.split_whitespace().skip(1) {
         let (k, v) = field.split_once('=').unwrap_or((field, ""));
         match k {
@@ -144,7 +147,7 @@ fn main() {
     let max_reps = configs.iter().map(|c| c.reps).max().unwrap_or(0);
     // runs[config][workload]
     let mut runs: Vec<Vec<Vec<Run>>> = vec![vec![Vec::new(); workloads.len()]; configs.len()];
-    let mut raw = String::from("config,workload,rep,wall_s,work_s,maxrss_kb,allocs\n");
+    let mut raw = String::from("config,workload,rep,wall_s,cpu_s,work_s,maxrss_kb,allocs\n");
     for rep in 0..max_reps {
         for (wi, workload) in workloads.iter().enumerate() {
             for k in 0..configs.len() {
@@ -156,16 +159,18 @@ fn main() {
                 match run_once(config, workload) {
                     Ok(run) => {
                         eprintln!(
-                            "rep {rep} {workload:7} {:24} wall {:8.3}s work {:8.3}s rss {:7.1} MiB",
+                            "rep {rep} {workload:7} {:24} wall {:8.3}s cpu {:8.3}s work {:8.3}s rss {:7.1} MiB",
                             config.name,
                             run.wall_s,
+                            run.cpu_s,
                             run.work_s,
                             run.maxrss_kb as f64 / 1024.0
                         );
                         raw += &format!(
-                            "{},{workload},{rep},{:.6},{:.6},{},{}\n",
+                            "{},{workload},{rep},{:.6},{:.6},{:.6},{},{}\n",
                             config.name,
                             run.wall_s,
+                            run.cpu_s,
                             run.work_s,
                             run.maxrss_kb,
                             run.allocs.map_or(String::new(), |a| a.to_string())
@@ -198,22 +203,23 @@ fn main() {
         if checksums.len() > 1 {
             md += &format!("**Warning: configurations disagree on the checksum: {checksums:?}**\n\n");
         }
-        md += "| configuration | runs | wall median (s) | min–max (s) | × base | workload only (s) | × base | peak RSS (MiB) | × base | +ns/alloc (wall) |\n";
-        md += "|---|---|---|---|---|---|---|---|---|---|\n";
+        md += "| configuration | runs | wall median (s) | min–max (s) | × base | CPU median (s) | × base | workload only (s) | × base | peak RSS (MiB) | × base | +ns/alloc (wall) | +ns/alloc (CPU) |\n";
+        md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
         let stats = |ci: usize| {
             let r = &runs[ci][wi];
             let mut wall: Vec<f64> = r.iter().map(|r| r.wall_s).collect();
             let mut work: Vec<f64> = r.iter().map(|r| r.work_s).collect();
             let mut rss: Vec<f64> = r.iter().map(|r| r.maxrss_kb as f64 / 1024.0).collect();
+            let mut cpu: Vec<f64> = r.iter().map(|r| r.cpu_s).collect();
             let min = wall.iter().cloned().fold(f64::INFINITY, f64::min);
             let max = wall.iter().cloned().fold(0.0, f64::max);
-            (r.len(), median(&mut wall), min, max, median(&mut work), median(&mut rss))
+            (r.len(), median(&mut wall), min, max, median(&mut work), median(&mut rss), median(&mut cpu))
         };
         for (ci, config) in configs.iter().enumerate() {
             if runs[ci][wi].is_empty() {
                 continue;
             }
-            let (n, wall, min, max, work, rss) = stats(ci);
+            let (n, wall, min, max, work, rss, cpu) = stats(ci);
             let base = config
                 .base
                 .as_ref()
@@ -221,17 +227,19 @@ fn main() {
                 .filter(|&bi| !runs[bi][wi].is_empty() && bi != ci)
                 .map(|bi| stats(bi));
             let ratio = |x: f64, b: f64| format!("{:.3}", x / b);
-            let (r_wall, r_work, r_rss, ns) = match base {
-                Some((_, bw, _, _, bwork, brss)) => (
+            let (r_wall, r_cpu, r_work, r_rss, ns, ns_cpu) = match base {
+                Some((_, bw, _, _, bwork, brss, bcpu)) => (
                     ratio(wall, bw),
+                    ratio(cpu, bcpu),
                     ratio(work, bwork),
                     ratio(rss, brss),
-                    allocs.map_or("".into(), |a| format!("{:.1}", (wall - bw) * 1e9 / a as f64)),
+                    allocs.map_or("".into(), |a| format!("{:.0}", (wall - bw) * 1e9 / a as f64)),
+                    allocs.map_or("".into(), |a| format!("{:.0}", (cpu - bcpu) * 1e9 / a as f64)),
                 ),
-                None => ("".into(), "".into(), "".into(), "".into()),
+                None => Default::default(),
             };
             md += &format!(
-                "| {} | {n} | {wall:.3} | {min:.3}–{max:.3} | {r_wall} | {work:.3} | {r_work} | {rss:.1} | {r_rss} | {ns} |\n",
+                "| {} | {n} | {wall:.3} | {min:.3}–{max:.3} | {r_wall} | {cpu:.3} | {r_cpu} | {work:.3} | {r_work} | {rss:.1} | {r_rss} | {ns} | {ns_cpu} |\n",
                 config.name
             );
         }
