@@ -68,12 +68,12 @@ fn slow_path(thread: &ThreadState, work: impl FnOnce()) {
     std::mem::forget(bomb);
 }
 
+/// Picks one counter out of a block.
+type Field = fn(&CounterBlock) -> &AtomicU64;
+
 /// Adds `(field, amount)` pairs to this thread's counter block (one lookup of the block).
 #[inline(always)]
-fn count<const N: usize>(
-    thread: &ThreadState,
-    additions: [(fn(&CounterBlock) -> &AtomicU64, u64); N],
-) {
+fn count<const N: usize>(thread: &ThreadState, additions: [(Field, u64); N]) {
     match thread.counters() {
         Counters::Own(block) => {
             for (field, amount) in additions {
