@@ -150,6 +150,10 @@ impl Usage {
 
 /// Runs `work` and returns its result with the allocations it made on this thread.
 ///
+/// Scopes nest: an inner scope's allocations also count in the outer one, and the outer
+/// scope's peak includes the inner scope's. The inner `Usage` value itself is built outside
+/// every scope, so it is not counted (its later drop inside the outer scope counts as frees).
+///
 /// Fails (without running `work`) with [`Error::TrackingDisabled`] or
 /// [`Error::NotInstalled`] when nothing could be measured.
 ///

@@ -27,6 +27,11 @@ fn some_work() -> Vec<String> {
     (0..100).map(|i| format!("item {i}")).collect()
 }
 
+#[inline(never)]
+fn allocates_in_a_no_allocation_zone() -> usize {
+    std::hint::black_box(vec![1u8; 77]).len()
+}
+
 fn scenario(name: &str, path: &Path) {
     match name {
         "exit" => {
@@ -54,6 +59,10 @@ fn scenario(name: &str, path: &Path) {
             unsafe { libc::waitpid(child, &mut status, 0) };
             assert!(!path.exists(), "the forked child wrote the parent's report");
             profiler.finish().unwrap();
+        }
+        "abort_zone" => {
+            let _ = allocsite::abort_on_alloc(allocates_in_a_no_allocation_zone);
+            unreachable!("the allocation above aborts the process");
         }
         other => panic!("unknown scenario {other}"),
     }
@@ -87,6 +96,24 @@ fn main() {
         println!("lifecycle: needs --features track; skipped");
         return;
     }
+    // A strict no-allocation zone aborts with the offending stack on stderr.
+    let output = Command::new(std::env::current_exe().unwrap())
+        .env("ALLOCSITE_LIFECYCLE_SCENARIO", "abort_zone")
+        .env("ALLOCSITE_LIFECYCLE_PATH", "unused")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the zone must abort: {stderr}");
+    assert!(
+        stderr.contains("allocsite: a 77-byte allocation inside a no-allocation zone"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("allocates_in_a_no_allocation_zone"),
+        "the stack names the function: {stderr}"
+    );
+    println!("lifecycle: abort_zone: aborted with the stack printed");
+
     for name in ["exit", "static", "fork"] {
         let (path, pid) = run_child(name);
         let text = std::fs::read_to_string(&path)
