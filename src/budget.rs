@@ -76,6 +76,26 @@ impl CallSite {
 
 impl Usage {
     /// The scope's call sites, most allocations first (then most bytes), symbolized.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// #[inline(never)]
+    /// fn make_names() -> Vec<String> {
+    ///     vec!["ada".to_string(), "grace".to_string()]
+    /// }
+    ///
+    /// # fn main() {
+    /// if let Ok((names, usage)) = allocsite::measure(make_names) {
+    ///     let sites = usage.call_sites();
+    ///     let total: u64 = sites.iter().map(|site| site.allocations).sum();
+    ///     assert_eq!(total, 3); // the vector and two strings
+    ///     assert!(sites.iter().all(|site| site.function.contains("make_names")));
+    ///     drop(names);
+    /// }
+    /// # }
+    /// ```
     pub fn call_sites(&self) -> Vec<CallSite> {
         let mut sites = backend::resolve_call_sites(&self.stacks);
         sites.sort_by_key(|site| std::cmp::Reverse((site.allocations, site.bytes)));
@@ -288,6 +308,19 @@ impl Budget {
     }
 
     /// Checks `usage` against the limits; the error lists every figure over budget.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// # fn main() {
+    /// if let Ok((text, usage)) = allocsite::measure(|| "x".repeat(100)) {
+    ///     let exceeded = allocsite::Budget::new().max_bytes(10).check(&usage).unwrap_err();
+    ///     assert_eq!(exceeded.broken, vec!["bytes allocated: 100, budget at most 10"]);
+    ///     drop(text);
+    /// }
+    /// # }
+    /// ```
     pub fn check(&self, usage: &Usage) -> Result<(), BudgetExceeded> {
         let mut broken = Vec::new();
         let mut limit = |name: &str, actual: u64, limit: Option<u64>, exact: bool| {

@@ -8,6 +8,11 @@ pub const INSTALL_LINE: &str =
     "#[global_allocator] static ALLOC: allocsite::Alloc = allocsite::Alloc::system();";
 
 /// Why allocsite could not measure, profile or write something.
+///
+/// ```
+/// let error = allocsite::Error::AlreadyRunning;
+/// assert!(error.to_string().contains("already running"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
