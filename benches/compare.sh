@@ -4,7 +4,11 @@
 # several times, alternating configurations, and prints medians, min–max, ratios to the
 # system allocator (built the same way: with or without frame pointers) and peak RSS.
 #
-#   bash benches/compare.sh [main|sweep|all]      (default: main)
+#   bash benches/compare.sh [main|fast|sweep|all]      (default: main)
+#
+# main: every configuration on every workload. fast: only the cheap configurations (system,
+# feature off, feature on, default-rate profiling), for more runs of the ratios that must be
+# resolved to a few percent. sweep: profiling at 16/64/256/512 KiB, churn and json.
 #
 # Environment: REPS (runs per fast configuration, default 5), SLOW_REPS (runs of the
 # every-allocation configurations without frame pointers and of dhat, default 3),
@@ -55,6 +59,16 @@ fp:heapscope          fp:system  -        all          $fp/heapscope
 fp:heapscope@64K      fp:system  -        all          $fp/heapscope sampling=65536
 CONF
 ;;
+fast) cat >"$config" <<CONF
+system                -          -        all          $nofp/sys
+off                   system     -        all          $nofp/allocsite
+on                    system     -        all          $track/allocsite
+on+profile64K         system     -        all          $track/allocsite profile=65536
+fp:system             -          -        all          $fp/sys
+fp:on                 fp:system  -        all          $fp/allocsite
+fp:on+profile64K      fp:system  -        all          $fp/allocsite profile=65536
+CONF
+;;
 sweep) cat >"$config" <<CONF
 system                -          -        churn,json   $nofp/sys
 on+profile16K         system     -        churn,json   $track/allocsite profile=16384
@@ -68,8 +82,8 @@ fp:on+profile256K     fp:system  -        churn,json   $fp/allocsite profile=262
 fp:on+profile512K     fp:system  -        churn,json   $fp/allocsite profile=524288
 CONF
 ;;
-all) "$0" main; NO_BUILD=1 "$0" sweep; exit ;;
-*) echo "usage: $0 [main|sweep|all]" >&2; exit 2 ;;
+all) "$0" main; NO_BUILD=1 "$0" fast; NO_BUILD=1 "$0" sweep; exit ;;
+*) echo "usage: $0 [main|fast|sweep|all]" >&2; exit 2 ;;
 esac
 
 args=(--config "$config" --reps "$reps" --raw "$out/$what.csv" --md "$out/$what.md")

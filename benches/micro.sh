@@ -4,6 +4,7 @@
 #
 #   bash benches/micro.sh            # all configurations
 #   QUICK=1 bash benches/micro.sh    # criterion --quick
+#   TABLE_ONLY=1 bash benches/micro.sh   # only print the table of the last results
 #
 # Each configuration is its own bench binary in benches/workloads/benches/ (each installs its
 # own #[global_allocator]). Results go to $BENCH_TARGET/criterion (CRITERION_HOME).
@@ -16,12 +17,14 @@ extra=()
 [[ -n ${QUICK:-} ]] && extra=(-- --quick)
 fpflags="-C force-frame-pointers=yes"
 
+if [[ -z ${TABLE_ONLY:-} ]]; then
 CARGO_TARGET_DIR=$root/nofp cargo bench --quiet \
   --bench alloc_system --bench alloc_allocsite --bench alloc_dhat "${extra[@]}"
 CARGO_TARGET_DIR=$root/nofp-track cargo bench --quiet --features track --bench alloc_allocsite "${extra[@]}"
 BENCH_PREFIX=fp: CARGO_TARGET_DIR=$root/fp RUSTFLAGS="$fpflags" cargo bench --quiet \
   --ignore-rust-version --features track,heapscope \
   --bench alloc_system --bench alloc_allocsite --bench alloc_heapscope "${extra[@]}"
+fi
 
 python3 - "$CRITERION_HOME" <<'PY' | tee "$root/micro.md"
 import json, os, sys
@@ -31,8 +34,9 @@ for dirpath, _, files in os.walk(home):
     if "benchmark.json" in files and dirpath.endswith("/new"):
         meta = json.load(open(os.path.join(dirpath, "benchmark.json")))
         est = json.load(open(os.path.join(dirpath, "estimates.json")))
-        config = meta["function_id"]
-        bench = meta["group_id"] + ("/" + meta["value_str"] if meta.get("value_str") else "")
+        # BenchmarkId::new(config, size) or BenchmarkId::from_parameter(config).
+        config = meta.get("function_id") or meta.get("value_str")
+        bench = meta["group_id"] + ("/" + meta["value_str"] if meta.get("function_id") and meta.get("value_str") else "")
         rows.setdefault(bench, {})[config] = est["median"]["point_estimate"]
         if config not in configs:
             configs.append(config)

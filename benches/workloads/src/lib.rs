@@ -30,7 +30,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -39,7 +39,7 @@ impl Rng {
         x
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 
@@ -66,7 +66,7 @@ pub fn churn(iterations: usize, seed: u64) -> u64 {
         }
         let blob = (i % 16 == 0).then(|| vec![i as u8; 1024 << rng.below(7)]);
         let item = Item {
-            name: format!("item-{i}-{}", rng.next() % 100_000),
+            name: format!("item-{i}-{}", rng.next_u64() % 100_000),
             values,
             boxed: Box::new([i as u64; 4]),
             blob,
@@ -91,14 +91,14 @@ pub fn tree(keys: usize, rounds: usize) -> u64 {
         let mut rng = Rng::new(round as u64 + 7);
         let mut map: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for i in 0..keys {
-            let key = format!("key-{:016x}", rng.next());
+            let key = format!("key-{:016x}", rng.next_u64());
             let values: Vec<u32> = (0..rng.below(32) as u32).map(|v| v + i as u32).collect();
             map.insert(key, values);
         }
         let mut rng = Rng::new(round as u64 + 7);
         for _ in 0..keys {
-            let key = format!("key-{:016x}", rng.next());
-            rng.next();
+            let key = format!("key-{:016x}", rng.next_u64());
+            rng.next_u64();
             checksum = checksum.wrapping_add(map.get(&key).map_or(0, |v| v.len() as u64));
         }
         drop(black_box(map));
@@ -121,7 +121,7 @@ pub fn json(target_bytes: usize, rounds: usize) -> u64 {
             (0..rng.below(8)).map(|_| json!(rng.below(1_000_000) as f64 / 1000.0)).collect();
         let record = json!({
             "id": id,
-            "name": format!("user-{:x}", rng.next()),
+            "name": format!("user-{:x}", rng.next_u64()),
             "email": format!("u{}@example.{}", rng.below(1_000_000), ["com", "org", "net"][rng.below(3) as usize]),
             "active": rng.below(2) == 0,
             "tags": tags,

@@ -225,7 +225,7 @@ fn main() {
                 .as_ref()
                 .and_then(|b| configs.iter().position(|c| &c.name == b))
                 .filter(|&bi| !runs[bi][wi].is_empty() && bi != ci)
-                .map(|bi| stats(bi));
+                .map(&stats);
             let ratio = |x: f64, b: f64| format!("{:.3}", x / b);
             let (r_wall, r_cpu, r_work, r_rss, ns, ns_cpu) = match base {
                 Some((_, bw, _, _, bwork, brss, bcpu)) => (
