@@ -8,14 +8,14 @@
 //! so the table's own allocations pass through untracked and the lock is never re-entered.
 //!
 //! **Was this block recorded?** A free must answer that without taking the lock. The
-//! recorder keeps a counting filter: 65,536 atomic counters indexed by a hash of the
+//! recorder keeps a counting filter: 65,536 one-byte atomic counters indexed by a hash of the
 //! address, incremented when a block is recorded and decremented when it is freed. A free
 //! whose counter is zero was certainly not recorded (one relaxed load of a line that is
 //! almost never written); a non-zero counter sends it to the locked table, which decides.
 //! With no recorded block live at all, even that load is skipped.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -25,11 +25,16 @@ use crate::stack;
 use crate::thread_state::ThreadState;
 
 const FILTER_SLOTS: usize = 1 << 16;
-static FILTER: [AtomicU32; FILTER_SLOTS] = [const { AtomicU32::new(0) }; FILTER_SLOTS];
+/// One byte per slot (64 KiB, so frees find it in L2). A slot that reaches 255 stays there:
+/// it only costs lookups in the table, never a missed record.
+static FILTER: [AtomicU8; FILTER_SLOTS] = [const { AtomicU8::new(0) }; FILTER_SLOTS];
+const SATURATED: u8 = u8::MAX;
+/// Set when a slot saturated; the filter is wiped the next time no recorded block is live.
+static ANY_SATURATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// Number of recorded blocks currently live.
 static RECORDED_LIVE: AtomicU64 = AtomicU64::new(0);
 
-fn filter_slot(address: usize) -> &'static AtomicU32 {
+fn filter_slot(address: usize) -> &'static AtomicU8 {
     let hash = ((address as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48;
     &FILTER[hash as usize]
 }
@@ -243,8 +248,18 @@ impl Recorder {
 
     fn forget(&mut self, address: usize) -> Option<LiveBlock> {
         let block = self.live.remove(&address)?;
-        filter_slot(address).fetch_sub(1, Relaxed);
-        RECORDED_LIVE.fetch_sub(1, Relaxed);
+        // Only the recorder (under its lock) changes the filter, so load-then-store is exact.
+        let slot = filter_slot(address);
+        let count = slot.load(Relaxed);
+        if count != SATURATED {
+            slot.store(count - 1, Relaxed);
+        }
+        if RECORDED_LIVE.fetch_sub(1, Relaxed) == 1 && ANY_SATURATED.swap(false, Relaxed) {
+            // Nothing recorded is live: saturated slots can start from zero again.
+            for slot in &FILTER {
+                slot.store(0, Relaxed);
+            }
+        }
         Some(block)
     }
 
@@ -252,7 +267,13 @@ impl Recorder {
         // An existing entry would be a block whose free we never saw; replacing it keeps
         // the filter balanced (one count per address in the table).
         if self.live.insert(address, block).is_none() {
-            filter_slot(address).fetch_add(1, Relaxed);
+            let slot = filter_slot(address);
+            let count = slot.load(Relaxed);
+            if count != SATURATED {
+                slot.store(count + 1, Relaxed);
+            } else {
+                ANY_SATURATED.store(true, Relaxed);
+            }
             RECORDED_LIVE.fetch_add(1, Relaxed);
         }
     }

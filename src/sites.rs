@@ -43,10 +43,15 @@ impl Hasher for AddressHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_ne_bytes(word));
+        // `[usize]` hashes as one byte slice: take it a word at a time.
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.write_u64(u64::from_ne_bytes(
+                word.try_into().expect("chunks of 8 bytes"),
+            ));
+        }
+        for &byte in words.remainder() {
+            self.write_u64(u64::from(byte));
         }
     }
     fn write_u64(&mut self, value: u64) {

@@ -156,7 +156,18 @@ impl Symbolizer {
     pub(crate) fn frames(&mut self, ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
         let mut all = Vec::with_capacity(ips.len());
         for &ip in ips {
-            all.extend_from_slice(self.resolve(ip));
+            let resolved = self.resolve(ip);
+            all.extend_from_slice(resolved);
+            // Nothing below the runtime's entry frame survives the bottom trim, so stop
+            // resolving there: the frames below are libc's, and resolving them can mean
+            // inflating libc's separate debug file (measured: ~90 ms and ~40 MiB per report).
+            if trim.bottom
+                && resolved
+                    .iter()
+                    .any(|frame| is_runtime_entry(&frame.function))
+            {
+                break;
+            }
         }
         trim_frames(all, trim)
     }
@@ -285,6 +296,12 @@ fn is_machinery(function: &str) -> bool {
     PREFIXES.iter().any(|p| f.starts_with(p))
         || function.contains(" as core::alloc::global::GlobalAlloc>::")
         || function.contains(" as core::alloc::Allocator>::")
+}
+
+/// The frame where std enters the user's `main` or thread closure; everything below it is
+/// runtime.
+fn is_runtime_entry(function: &str) -> bool {
+    function.contains("__rust_begin_short_backtrace") || function.contains("lang_start")
 }
 
 /// Runtime frames below `main` or a thread's entry (used when no

@@ -122,18 +122,34 @@ impl ThreadState {
         self.counters()
     }
 
-    /// Records a change of this thread's live bytes and blocks.
+    /// Records that this thread's live bytes grew (an allocation, or a growing realloc).
     #[inline(always)]
-    pub(crate) fn live_change(&self, bytes: i64, blocks: i64) {
+    pub(crate) fn live_grew(&self, bytes: i64, blocks: i64) {
         let live = self.live_bytes.get() + bytes;
         self.live_bytes.set(live);
         if live > self.peak_live_bytes.get() {
             self.peak_live_bytes.set(live);
         }
+        self.hold_back(bytes, blocks);
+    }
+
+    /// Records that this thread's live bytes shrank (a free, or a shrinking realloc); the
+    /// amounts are negative. No peak to check.
+    #[inline(always)]
+    pub(crate) fn live_shrank(&self, bytes: i64, blocks: i64) {
+        self.live_bytes.set(self.live_bytes.get() + bytes);
+        self.hold_back(bytes, blocks);
+    }
+
+    /// Adds to the held-back change and publishes it once it leaves
+    /// `-FLUSH..=FLUSH` (one unsigned compare per figure).
+    #[inline(always)]
+    fn hold_back(&self, bytes: i64, blocks: i64) {
         let pending_bytes = self.pending_bytes.get() + bytes;
         let pending_blocks = self.pending_blocks.get() + blocks;
-        if pending_bytes.abs() > counters::FLUSH_BYTES
-            || pending_blocks.abs() > counters::FLUSH_BLOCKS
+        let outside = |value: i64, limit: i64| (value + limit) as u64 > 2 * limit as u64;
+        if outside(pending_bytes, counters::FLUSH_BYTES)
+            || outside(pending_blocks, counters::FLUSH_BLOCKS)
         {
             counters::publish_live_change(pending_bytes, pending_blocks);
             self.pending_bytes.set(0);

@@ -116,7 +116,7 @@ pub(crate) fn on_alloc(pointer: *mut u8, size: usize) {
                 (|b| &b.bytes_allocated, size as u64),
             ],
         );
-        thread.live_change(size as i64, 1);
+        thread.live_grew(size as i64, 1);
         if wants_recording(thread, size) {
             slow_path(thread, || {
                 recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc)
@@ -135,7 +135,7 @@ pub(crate) fn on_dealloc(pointer: *mut u8, size: usize) {
             thread,
             [(|b| &b.deallocations, 1), (|b| &b.bytes_freed, size as u64)],
         );
-        thread.live_change(-(size as i64), -1);
+        thread.live_shrank(-(size as i64), -1);
         if recorder::maybe_recorded(pointer) || thread.scope.get() != 0 {
             slow_path(thread, || {
                 recorder::on_free(thread, pointer, size, AllocationKind::Alloc)
@@ -175,7 +175,12 @@ pub(crate) fn on_realloc(
                 (|b| &b.bytes_freed, old_size as u64),
             ],
         );
-        thread.live_change(new_size as i64 - old_size as i64, 0);
+        let change = new_size as i64 - old_size as i64;
+        if change >= 0 {
+            thread.live_grew(change, 0);
+        } else {
+            thread.live_shrank(change, 0);
+        }
         if wants_recording(thread, new_size) {
             slow_path(thread, || {
                 recorder::on_allocation(thread, new_pointer, new_size, AllocationKind::Realloc)
