@@ -290,7 +290,7 @@ pub(crate) fn on_allocation(
 ) {
     let session_id = crate::sampler::SESSION.load(Relaxed);
     let weight = crate::sampler::decide(thread, size, session_id);
-    let scope = thread.scope.get();
+    let scope = thread.scope();
     if weight.is_none() && scope == 0 {
         return;
     }
@@ -322,7 +322,7 @@ pub(crate) fn on_allocation(
             .on_allocation(scope, site, size as u64, kind);
         match abort {
             crate::scope::Admission::Recorded => block.scope = scope,
-            crate::scope::Admission::ScopeClosed => thread.scope.set(0),
+            crate::scope::Admission::ScopeClosed => thread.set_scope(0),
             crate::scope::Admission::Forbidden => {
                 crate::scope::abort_on_forbidden_allocation(size, &frames[..depth]);
             }
@@ -350,8 +350,8 @@ pub(crate) fn on_free(thread: &ThreadState, address: *mut u8, size: usize, kind:
                 .on_recorded_block_freed(block.scope, block.size);
         }
     }
-    let scope = thread.scope.get();
+    let scope = thread.scope();
     if scope != 0 && !recorder.scopes.on_free(scope, size as u64, kind) {
-        thread.scope.set(0);
+        thread.set_scope(0);
     }
 }

@@ -225,7 +225,7 @@ pub(crate) fn run<R>(
 ) -> Result<(R, Usage), crate::Error> {
     use crate::thread_state::{self, untracked};
     crate::tracking::check_installed()?;
-    let parent = thread_state::with(|thread| thread.scope.get());
+    let parent = thread_state::with(|thread| thread.scope());
     let _spanning = match kind {
         ScopeKind::SpawnedThreads if parent != 0 => return Err(crate::Error::NestedSpanningScope),
         ScopeKind::SpawnedThreads => {
@@ -250,7 +250,7 @@ pub(crate) fn run<R>(
             if self.spanning {
                 set_spanning_scope(0);
             }
-            thread_state::with(|thread| thread.scope.set(self.parent));
+            thread_state::with(|thread| thread.set_scope(self.parent));
             let id = self.id;
             self.closed = untracked(|| crate::recorder::lock().scopes.close(id));
         }
@@ -274,12 +274,12 @@ pub(crate) fn run<R>(
     if guard.spanning {
         set_spanning_scope(id);
     }
-    thread_state::with(|thread| thread.scope.set(id));
+    thread_state::with(|thread| thread.set_scope(id));
     let value = work();
     guard.close();
     // Build the result outside every scope: an enclosing scope counts what the closure
     // did, not allocsite's report of it.
-    thread_state::with(|thread| thread.scope.set(0));
+    thread_state::with(|thread| thread.set_scope(0));
     let closed = guard
         .closed
         .as_ref()
@@ -313,7 +313,7 @@ pub(crate) fn run<R>(
             .collect(),
     };
     untracked(|| drop(stacks));
-    thread_state::with(|thread| thread.scope.set(parent));
+    thread_state::with(|thread| thread.set_scope(parent));
     Ok((value, usage))
 }
 

@@ -12,11 +12,18 @@ use std::cell::Cell;
 
 use crate::counters::{self, CounterBlock, RawCounts};
 
+/// Bits of [`ThreadState::unusual`]: why a hook cannot take the fast path.
+const BUSY: u8 = 1;
+const NO_BLOCK: u8 = 2;
+const IN_SCOPE: u8 = 4;
+
 pub(crate) struct ThreadState {
-    /// True while allocsite's own code runs on this thread. Allocations made meanwhile pass
-    /// straight to the inner allocator and are neither counted nor recorded.
-    pub(crate) busy: Cell<bool>,
-    /// The adopted counter block; null before the first allocation and after thread exit.
+    /// Zero on the fast path. Otherwise some of: `BUSY` (allocsite's own code runs on this
+    /// thread: allocations pass straight through, neither counted nor recorded), `NO_BLOCK`
+    /// (no counter block yet, or the thread has exited), `IN_SCOPE` (a budget scope is open).
+    /// One byte so the hooks test all three with one compare.
+    unusual: Cell<u8>,
+    /// The adopted counter block; null exactly when `NO_BLOCK` is set.
     block: Cell<*const CounterBlock>,
     exited: Cell<bool>,
     /// The block's counters when this thread adopted it (the block may have served others).
@@ -32,7 +39,7 @@ pub(crate) struct ThreadState {
     pub(crate) sample_session: Cell<u32>,
     pub(crate) random_state: Cell<u64>,
     /// Identifier of the innermost open budget scope on this thread (0: none).
-    pub(crate) scope: Cell<u64>,
+    scope: Cell<u64>,
 }
 
 thread_local! {
@@ -40,7 +47,7 @@ thread_local! {
     // thread's life, and touching it cannot allocate (which would recurse into the allocator).
     static STATE: ThreadState = const {
         ThreadState {
-            busy: Cell::new(false),
+            unusual: Cell::new(NO_BLOCK),
             block: Cell::new(std::ptr::null()),
             exited: Cell::new(false),
             base: Cell::new(RawCounts {
@@ -75,10 +82,14 @@ pub(crate) fn untracked<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            STATE.with(|state| state.busy.set(self.0));
+            STATE.with(|state| state.set_busy(self.0));
         }
     }
-    let _restore = Restore(STATE.with(|state| state.busy.replace(true)));
+    let _restore = Restore(STATE.with(|state| {
+        let was_busy = state.is_busy();
+        state.set_busy(true);
+        was_busy
+    }));
     f()
 }
 
@@ -91,12 +102,51 @@ pub(crate) enum Counters {
 }
 
 impl ThreadState {
+    fn set_flag(&self, flag: u8, on: bool) {
+        let flags = self.unusual.get();
+        self.unusual
+            .set(if on { flags | flag } else { flags & !flag });
+    }
+
+    /// Is allocsite's own code running on this thread (allocations untracked)?
+    #[inline(always)]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.unusual.get() & BUSY != 0
+    }
+
+    pub(crate) fn set_busy(&self, busy: bool) {
+        self.set_flag(BUSY, busy);
+    }
+
+    /// The innermost open budget scope (0: none).
+    #[inline(always)]
+    pub(crate) fn scope(&self) -> u64 {
+        self.scope.get()
+    }
+
+    pub(crate) fn set_scope(&self, scope: u64) {
+        self.scope.set(scope);
+        self.set_flag(IN_SCOPE, scope != 0);
+    }
+
+    /// The thread's counter block when nothing is unusual: not busy, registered, no scope.
+    /// `None` sends the hook to its general path.
+    #[inline(always)]
+    pub(crate) fn fast_block(&self) -> Option<&'static CounterBlock> {
+        if self.unusual.get() != 0 {
+            return None;
+        }
+        // SAFETY: `unusual == 0` means `NO_BLOCK` is clear, so `block` was set by
+        // `counters_slow` from a `&'static CounterBlock`.
+        Some(unsafe { &*self.block.get() })
+    }
+
     /// This thread's counter block, adopting one on the thread's first allocation.
     #[inline(always)]
     pub(crate) fn counters(&self) -> Counters {
         let block = self.block.get();
         if !block.is_null() {
-            // SAFETY: a non-null `block` was set by `adopt` from a `&'static CounterBlock`.
+            // SAFETY: a non-null `block` was set by `counters_slow` from a `&'static CounterBlock`.
             return Counters::Own(unsafe { &*block });
         }
         self.counters_slow()
@@ -107,18 +157,19 @@ impl ThreadState {
         if self.exited.get() {
             return Counters::Orphan;
         }
-        self.busy.set(true);
+        self.set_busy(true);
         let block = counters::adopt_block();
         self.base.set(block.snapshot());
         self.block.set(block);
+        self.set_flag(NO_BLOCK, false);
         // Registers `ExitNotice`'s destructor (std may allocate to do so; we are busy).
         // `try_with` fails only if this thread is already tearing its thread-locals down.
         if EXIT_NOTICE.try_with(|_| ()).is_err() {
             self.retire();
         }
         // A thread that starts while a thread-spanning budget scope is open joins it.
-        self.scope.set(crate::scope::spanning_scope());
-        self.busy.set(false);
+        self.set_scope(crate::scope::spanning_scope());
+        self.set_busy(false);
         self.counters()
     }
 
@@ -181,6 +232,7 @@ impl ThreadState {
     fn retire(&self) {
         self.publish_pending();
         let block = self.block.replace(std::ptr::null());
+        self.set_flag(NO_BLOCK, true);
         self.exited.set(true);
         if !block.is_null() {
             // SAFETY: see `counters`.

@@ -62,9 +62,9 @@ impl Drop for AbortOnUnwind {
 #[inline(never)]
 fn slow_path(thread: &ThreadState, work: impl FnOnce()) {
     let bomb = AbortOnUnwind;
-    thread.busy.set(true);
+    thread.set_busy(true);
     work();
-    thread.busy.set(false);
+    thread.set_busy(false);
     std::mem::forget(bomb);
 }
 
@@ -88,60 +88,98 @@ fn count<const N: usize>(thread: &ThreadState, additions: [(Field, u64); N]) {
     }
 }
 
-/// True if this allocation must take the recording path: the sampling countdown ran out
-/// (or belongs to an older session), or a budget scope is open on this thread.
+/// True if the sampling countdown ran out (or belongs to an older session).
 #[inline(always)]
-fn wants_recording(thread: &ThreadState, size: usize) -> bool {
+fn sample_due(thread: &ThreadState, size: usize) -> bool {
     let session = crate::sampler::SESSION.load(Relaxed);
-    if session != 0 {
-        let left = thread.bytes_until_sample.get() - size as i64;
-        thread.bytes_until_sample.set(left);
-        if left <= 0 || thread.sample_session.get() != session {
-            return true;
-        }
+    if session == 0 {
+        return false;
     }
-    thread.scope.get() != 0
+    let left = thread.bytes_until_sample.get() - size as i64;
+    thread.bytes_until_sample.set(left);
+    left <= 0 || thread.sample_session.get() != session
 }
 
+/// True if this allocation must take the recording path: sampled, or inside a budget scope.
+#[inline(always)]
+fn wants_recording(thread: &ThreadState, size: usize) -> bool {
+    // Evaluate the countdown first: it must move on every allocation while profiling.
+    sample_due(thread, size) | (thread.scope() != 0)
+}
+
+/// The fast path: registered, not busy, no scope open — two owner-only counter stores,
+/// the live-bytes bookkeeping and the sampling countdown.
 #[inline(always)]
 pub(crate) fn on_alloc(pointer: *mut u8, size: usize) {
-    thread_state::with(|thread| {
-        if thread.busy.get() {
-            return;
+    thread_state::with(|thread| match thread.fast_block() {
+        Some(block) => {
+            bump(&block.allocations, 1);
+            bump(&block.bytes_allocated, size as u64);
+            thread.live_grew(size as i64, 1);
+            if sample_due(thread, size) {
+                slow_path(thread, || {
+                    recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc)
+                });
+            }
         }
-        count(
-            thread,
-            [
-                (|b| &b.allocations, 1),
-                (|b| &b.bytes_allocated, size as u64),
-            ],
-        );
-        thread.live_grew(size as i64, 1);
-        if wants_recording(thread, size) {
-            slow_path(thread, || {
-                recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc)
-            });
-        }
+        None => on_alloc_general(thread, pointer, size),
     })
+}
+
+/// Every other case: busy (allocsite's own allocation), first allocation of the thread,
+/// after thread exit, or inside a budget scope.
+#[inline(never)]
+fn on_alloc_general(thread: &ThreadState, pointer: *mut u8, size: usize) {
+    if thread.is_busy() {
+        return;
+    }
+    count(
+        thread,
+        [
+            (|b| &b.allocations, 1),
+            (|b| &b.bytes_allocated, size as u64),
+        ],
+    );
+    thread.live_grew(size as i64, 1);
+    if wants_recording(thread, size) {
+        slow_path(thread, || {
+            recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc)
+        });
+    }
 }
 
 #[inline(always)]
 pub(crate) fn on_dealloc(pointer: *mut u8, size: usize) {
-    thread_state::with(|thread| {
-        if thread.busy.get() {
-            return;
+    thread_state::with(|thread| match thread.fast_block() {
+        Some(block) => {
+            bump(&block.deallocations, 1);
+            bump(&block.bytes_freed, size as u64);
+            thread.live_shrank(-(size as i64), -1);
+            if recorder::maybe_recorded(pointer) {
+                slow_path(thread, || {
+                    recorder::on_free(thread, pointer, size, AllocationKind::Alloc)
+                });
+            }
         }
-        count(
-            thread,
-            [(|b| &b.deallocations, 1), (|b| &b.bytes_freed, size as u64)],
-        );
-        thread.live_shrank(-(size as i64), -1);
-        if recorder::maybe_recorded(pointer) || thread.scope.get() != 0 {
-            slow_path(thread, || {
-                recorder::on_free(thread, pointer, size, AllocationKind::Alloc)
-            });
-        }
+        None => on_dealloc_general(thread, pointer, size),
     })
+}
+
+#[inline(never)]
+fn on_dealloc_general(thread: &ThreadState, pointer: *mut u8, size: usize) {
+    if thread.is_busy() {
+        return;
+    }
+    count(
+        thread,
+        [(|b| &b.deallocations, 1), (|b| &b.bytes_freed, size as u64)],
+    );
+    thread.live_shrank(-(size as i64), -1);
+    if recorder::maybe_recorded(pointer) || thread.scope() != 0 {
+        slow_path(thread, || {
+            recorder::on_free(thread, pointer, size, AllocationKind::Alloc)
+        });
+    }
 }
 
 /// `reallocate` performs the inner allocator's realloc. A recorded old block is settled
@@ -155,10 +193,10 @@ pub(crate) fn on_realloc(
     reallocate: impl FnOnce() -> *mut u8,
 ) -> *mut u8 {
     thread_state::with(|thread| {
-        if thread.busy.get() {
+        if thread.is_busy() {
             return reallocate();
         }
-        if recorder::maybe_recorded(pointer) || thread.scope.get() != 0 {
+        if recorder::maybe_recorded(pointer) || thread.scope() != 0 {
             slow_path(thread, || {
                 recorder::on_free(thread, pointer, old_size, AllocationKind::Realloc)
             });
@@ -235,7 +273,7 @@ pub(crate) fn check_installed() -> Result<(), Error> {
     if INSTALLED.load(Relaxed) {
         return Ok(());
     }
-    if thread_state::with(|thread| thread.busy.get()) {
+    if thread_state::with(|thread| thread.is_busy()) {
         // Called from inside allocsite's own code: allocations are not tracked right now.
         return Ok(());
     }
