@@ -71,9 +71,16 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's state.
+///
+/// Takes the address with a trivial closure (which inlines to a TLS offset) and runs `f`
+/// outside `LocalKey::with`: passing the hooks' bodies to `with` made the compiler call an
+/// out-of-line `LocalKey::with` on every allocation.
 #[inline(always)]
 pub(crate) fn with<R>(f: impl FnOnce(&ThreadState) -> R) -> R {
-    STATE.with(f)
+    let state: *const ThreadState = STATE.with(|state| state as *const ThreadState);
+    // SAFETY: the thread-local has no destructor, so it stays valid for the whole life of
+    // this thread, which outlives this call; it is only used from this thread.
+    f(unsafe { &*state })
 }
 
 /// Runs `f` with the reentrancy guard held, so allocations inside it are not tracked.
