@@ -132,24 +132,9 @@ impl Usage {
             }
         }
         DhatFile {
-            version: 2,
-            mode: "rust-heap".into(),
-            verb: "Allocated".into(),
-            block_lifetimes: false,
-            block_accesses: false,
-            byte_unit: None,
-            bytes_unit: None,
-            blocks_unit: None,
-            time_unit: "µs".into(),
-            million_time_unit: "s".into(),
-            short_lived_threshold: None,
-            command: command.into(),
-            pid: u64::from(std::process::id()),
-            end_time: 1,
-            peak_time: None,
             program_points,
             frames,
-            allocsite: None,
+            ..DhatFile::rust_heap(command.into(), u64::from(std::process::id()), 1, None)
         }
     }
 

@@ -22,6 +22,16 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// A profiler recording every allocation into `path`, quietly.
+fn start_exact(path: &PathBuf) -> allocsite::Profiler {
+    allocsite::Profiler::builder()
+        .sample_bytes(1)
+        .output(path)
+        .summary(false)
+        .start()
+        .unwrap()
+}
+
 fn read(path: &PathBuf) -> DhatFile {
     let file: DhatFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     file.validate().unwrap();
@@ -103,12 +113,7 @@ fn allocations_are_attributed_to_their_source_lines() {
         .lock()
         .unwrap_or_else(|poison| poison.into_inner());
     let path = scratch("attribution.json");
-    let profiler = allocsite::Profiler::builder()
-        .sample_bytes(1)
-        .output(&path)
-        .summary(false)
-        .start()
-        .unwrap();
+    let profiler = start_exact(&path);
     let kept = (
         make_vec(),
         make_string(),
@@ -161,12 +166,7 @@ fn eight_threads_freeing_each_others_blocks_leave_nothing_live() {
         .lock()
         .unwrap_or_else(|poison| poison.into_inner());
     let path = scratch("threads.json");
-    let profiler = allocsite::Profiler::builder()
-        .sample_bytes(1)
-        .output(&path)
-        .summary(false)
-        .start()
-        .unwrap();
+    let profiler = start_exact(&path);
     const THREADS: usize = 8;
     const BLOCKS: usize = 2000;
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)

@@ -197,6 +197,32 @@ impl fmt::Display for InvalidDhatFile {
 impl std::error::Error for InvalidDhatFile {}
 
 impl DhatFile {
+    /// An empty heap-mode file as allocsite (and the `dhat` crate) writes it: mode
+    /// `rust-heap`, times in µs, frame 0 `[root]`. Lifetime fields are recorded (`bklt`)
+    /// when `peak_time` is given.
+    pub fn rust_heap(command: String, pid: u64, end_time: u64, peak_time: Option<u64>) -> DhatFile {
+        DhatFile {
+            version: 2,
+            mode: "rust-heap".into(),
+            verb: "Allocated".into(),
+            block_lifetimes: peak_time.is_some(),
+            block_accesses: false,
+            byte_unit: None,
+            bytes_unit: None,
+            blocks_unit: None,
+            time_unit: "µs".into(),
+            million_time_unit: "s".into(),
+            short_lived_threshold: peak_time.map(|_| 10),
+            command,
+            pid,
+            end_time: end_time.max(1),
+            peak_time,
+            program_points: Vec::new(),
+            frames: vec!["[root]".into()],
+            allocsite: None,
+        }
+    }
+
     /// Checks the rules Valgrind's viewer enforces (and the ones it silently gets wrong).
     pub fn validate(&self) -> Result<(), InvalidDhatFile> {
         let fail = |message: String| Err(InvalidDhatFile(message));
@@ -290,38 +316,22 @@ mod tests {
     use super::*;
 
     fn file() -> DhatFile {
-        DhatFile {
-            version: 2,
-            mode: "rust-heap".into(),
-            verb: "Allocated".into(),
-            block_lifetimes: true,
-            block_accesses: false,
-            byte_unit: None,
-            bytes_unit: None,
-            blocks_unit: None,
-            time_unit: "µs".into(),
-            million_time_unit: "s".into(),
-            short_lived_threshold: Some(10),
-            command: "test".into(),
-            pid: 1,
-            end_time: 10,
-            peak_time: Some(5),
-            program_points: vec![ProgramPoint {
-                total_bytes: 8.0,
-                total_blocks: 1.0,
-                total_lifetime: Some(1.0),
-                max_bytes: Some(8.0),
-                max_blocks: Some(1.0),
-                peak_bytes: Some(8.0),
-                peak_blocks: Some(1.0),
-                end_bytes: Some(0.0),
-                end_blocks: Some(0.0),
-                frames: vec![1],
-                ..ProgramPoint::default()
-            }],
-            frames: vec!["[root]".into(), "0x1: f (src/lib.rs:1:1)".into()],
-            allocsite: None,
-        }
+        let mut file = DhatFile::rust_heap("test".into(), 1, 10, Some(5));
+        file.program_points.push(ProgramPoint {
+            total_bytes: 8.0,
+            total_blocks: 1.0,
+            total_lifetime: Some(1.0),
+            max_bytes: Some(8.0),
+            max_blocks: Some(1.0),
+            peak_bytes: Some(8.0),
+            peak_blocks: Some(1.0),
+            end_bytes: Some(0.0),
+            end_blocks: Some(0.0),
+            frames: vec![1],
+            ..ProgramPoint::default()
+        });
+        file.frames.push("0x1: f (src/lib.rs:1:1)".into());
+        file
     }
 
     #[test]

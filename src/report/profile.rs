@@ -125,21 +125,9 @@ impl Profile {
             self.command.clone()
         };
         DhatFile {
-            version: 2,
-            mode: "rust-heap".into(),
-            verb: "Allocated".into(),
-            block_lifetimes: true,
-            block_accesses: false,
             byte_unit: estimated("byte"),
             bytes_unit: estimated("bytes"),
             blocks_unit: estimated("blocks"),
-            time_unit: "µs".into(),
-            million_time_unit: "s".into(),
-            short_lived_threshold: Some(10),
-            command,
-            pid: u64::from(self.pid),
-            end_time: self.end_time.max(1),
-            peak_time: Some(self.peak_time),
             program_points,
             frames: frame_table,
             allocsite: Some(Extension {
@@ -150,6 +138,12 @@ impl Profile {
                 unwinder: self.unwinder.into(),
                 merged_sites: self.merged_sites,
             }),
+            ..DhatFile::rust_heap(
+                command,
+                u64::from(self.pid),
+                self.end_time,
+                Some(self.peak_time),
+            )
         }
     }
 }
