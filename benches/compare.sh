@@ -4,11 +4,13 @@
 # several times, alternating configurations, and prints medians, min–max, ratios to the
 # system allocator (built the same way: with or without frame pointers) and peak RSS.
 #
-#   bash benches/compare.sh [main|fast|sweep|all]      (default: main)
+#   bash benches/compare.sh [main|fast|sweep|exact|all]      (default: main)
 #
 # main: every configuration on every workload. fast: only the cheap configurations (system,
 # feature off, feature on, default-rate profiling), for more runs of the ratios that must be
 # resolved to a few percent. sweep: profiling at 16/64/256/512 KiB, churn and json.
+# exact: every allocation recorded with frame pointers (allocsite's profile=1 and measure,
+# heapscope), against the system allocator built with frame pointers.
 #
 # Environment: REPS (runs per fast configuration, default 5), SLOW_REPS (runs of the
 # every-allocation configurations without frame pointers and of dhat, default 3),
@@ -82,8 +84,15 @@ fp:on+profile256K     fp:system  -        churn,json   $fp/allocsite profile=262
 fp:on+profile512K     fp:system  -        churn,json   $fp/allocsite profile=524288
 CONF
 ;;
+exact) cat >"$config" <<CONF
+fp:system             -          -        all          $fp/sys
+fp:on+every           fp:system  -        all          $fp/allocsite profile=1
+fp:on+measure         fp:system  -        churn        $fp/allocsite measure
+fp:heapscope          fp:system  -        all          $fp/heapscope
+CONF
+;;
 all) "$0" main; NO_BUILD=1 "$0" fast; NO_BUILD=1 "$0" sweep; exit ;;
-*) echo "usage: $0 [main|fast|sweep|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [main|fast|sweep|exact|all]" >&2; exit 2 ;;
 esac
 
 args=(--config "$config" --reps "$reps" --raw "$out/$what.csv" --md "$out/$what.md")
