@@ -95,7 +95,12 @@ impl Session {
 
     /// Microseconds since the session started (DHAT's time unit for Rust programs).
     pub(crate) fn now(&self) -> u64 {
-        self.started.elapsed().as_micros() as u64
+        self.micros_at(Instant::now())
+    }
+
+    /// Microseconds from the session's start to `instant` (0 if it is earlier).
+    fn micros_at(&self, instant: Instant) -> u64 {
+        instant.saturating_duration_since(self.started).as_micros() as u64
     }
 
     fn site(&mut self, site: SiteId) -> &mut SiteStats {
@@ -296,6 +301,8 @@ pub(crate) fn on_allocation(
     }
     let mut frames = [0usize; stack::MAX_FRAMES];
     let depth = stack::capture(stack::unwinder(), &mut frames);
+    // Read the clock before taking the lock, to keep the critical section short.
+    let clock = weight.map(|_| Instant::now());
     let mut recorder = lock();
     let recorder = &mut *recorder;
     let site = recorder.sites.intern(&frames[..depth]);
@@ -307,9 +314,9 @@ pub(crate) fn on_allocation(
         allocated_at: 0,
         scope: 0,
     };
-    if let (Some(weight), Some(session)) = (weight, recorder.session.as_mut()) {
+    if let (Some(weight), Some(clock), Some(session)) = (weight, clock, recorder.session.as_mut()) {
         if session.id == session_id {
-            let now = session.now();
+            let now = session.micros_at(clock);
             session.add(site, size as u64, weight, now);
             block.session = session_id;
             block.weight = weight;
@@ -335,12 +342,14 @@ pub(crate) fn on_allocation(
 
 /// The slow path of a free (or of a realloc's old block).
 pub(crate) fn on_free(thread: &ThreadState, address: *mut u8, size: usize, kind: AllocationKind) {
+    // Read the clock before taking the lock (only a profiling session needs it).
+    let clock = (crate::sampler::SESSION.load(Relaxed) != 0).then(Instant::now);
     let mut recorder = lock();
     let recorder = &mut *recorder;
     if let Some(block) = recorder.forget(address as usize) {
         if let Some(session) = recorder.session.as_mut() {
             if block.session == session.id {
-                let now = session.now();
+                let now = clock.map_or_else(|| session.now(), |clock| session.micros_at(clock));
                 session.remove(&block, now);
             }
         }
