@@ -39,8 +39,10 @@ pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
         return Err(Error::AlreadyRunning);
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    // Decide the unwinder now (it may allocate), not inside the first sampled allocation.
-    untracked(stack::unwinder);
+    // Decide the unwinder now (it may allocate), not inside the first sampled allocation,
+    // and learn where this thread's stack enters user code (captures stop there).
+    stack::set_stop_at_runtime_entry(config.trim_bottom);
+    untracked(stack::learn_runtime_entry);
     let session = untracked(|| recorder::lock().start_session(config.sample_bytes));
     sampler::begin_session(session, config.sample_bytes, config.seed);
     register_exit_hook();

@@ -237,6 +237,11 @@ pub(crate) fn run<R>(
         ScopeKind::AbortOnAllocation => OnAllocation::Abort,
         _ => OnAllocation::Record,
     };
+    if parent == 0 {
+        // Learn where this thread's stack enters user code, so captures can stop there
+        // (cheap after the first time: the symbolizer's caches are warm).
+        untracked(crate::stack::learn_runtime_entry);
+    }
     let id = untracked(|| crate::recorder::lock().scopes.open(parent, on_allocation));
     /// Closes the scope on every exit path, including a panic in `work`.
     struct Close {

@@ -166,6 +166,7 @@ impl Symbolizer {
                     .iter()
                     .any(|frame| is_runtime_entry(&frame.function))
             {
+                crate::stack::remember_runtime_entry(ip);
                 break;
             }
         }
