@@ -179,6 +179,9 @@ pub(crate) fn learn_runtime_entry() {
     }
     let _ = crate::symbolize::Symbolizer::new()
         .frames(&frames[..depth], crate::symbolize::TrimOptions::default());
+    // Give the parsed debug info back now: keeping it through the workload would add its
+    // megabytes to the program's peak. The report parses it again at the end.
+    backtrace::clear_symbol_cache();
 }
 
 /// Hooks for `benches/stack_capture.rs` and `tests/stack_capture.rs`, re-exported as
