@@ -24,12 +24,24 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+// The public API.
 mod alloc;
 mod budget;
 mod error;
 mod profiler;
 pub mod report;
 mod stats;
+
+// The one switch between tracking compiled in (`track`) and the zero-cost pass-through.
+mod backend;
+
+// The tracking engine and what it stands on (feature `track`).
+#[cfg(feature = "track")]
+mod capture;
+#[cfg(feature = "track")]
+mod engine;
+#[cfg(feature = "track")]
+mod symbolize;
 
 pub use alloc::Alloc;
 pub use budget::{
@@ -40,46 +52,22 @@ pub use error::{Error, INSTALL_LINE};
 pub use profiler::{
     DEFAULT_OUTPUT, DEFAULT_SAMPLE_BYTES, ProfileReport, Profiler, ProfilerBuilder,
 };
-pub use report::FoldedMetric;
+pub use report::folded::FoldedMetric;
 pub use stats::{Stats, ThreadStats, check_installed, stats, thread_stats, tracking_enabled};
 
-// The tracking engine, compiled only with the `track` feature.
 #[cfg(feature = "track")]
-mod counters;
-#[cfg(feature = "track")]
-mod profiling;
-#[cfg(feature = "track")]
-mod recorder;
-#[cfg(feature = "track")]
-mod sampler;
-#[cfg(feature = "track")]
-mod scope;
-#[cfg(feature = "track")]
-mod sites;
-#[cfg(feature = "track")]
-mod stack;
-#[cfg(feature = "track")]
-mod symbolize;
-#[cfg(feature = "track")]
-mod thread_state;
-#[cfg(feature = "track")]
-mod tracking;
-
-#[cfg(feature = "track")]
-pub use stack::Unwinder;
+pub use capture::unwinder::Unwinder;
 
 /// Hooks for `benches/stack_capture.rs`. Not public API.
 #[cfg(feature = "track")]
 #[doc(hidden)]
 pub mod __bench {
-    pub use crate::stack::bench::*;
+    pub use crate::capture::bench::*;
     pub use crate::symbolize::bench::*;
 }
 
-// The one switch between the two backends.
-#[cfg(feature = "track")]
-use tracking as backend;
-#[cfg(not(feature = "track"))]
-mod disabled;
-#[cfg(not(feature = "track"))]
-use disabled as backend;
+// The crate's own unit tests run with its allocator installed, so the tests beside the
+// engine exercise the real hooks (feature off: the pass-through).
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: Alloc = Alloc::system();

@@ -1,7 +1,8 @@
 //! Exact allocation counters as the public API sees them: [`stats`] for the whole process,
 //! [`thread_stats`] for the calling thread.
 
-use crate::{Error, backend};
+use crate::backend;
+use crate::error::Error;
 
 /// Process-wide counters since the program started.
 ///

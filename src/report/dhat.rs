@@ -2,13 +2,12 @@
 //! it and as Valgrind's viewer `dh_view.html` reads it.
 //!
 //! [`DhatFile`] is the whole file with readable field names (serde renames them to DHAT's
-//! short ones). It reads files from any of those tools as well as writing allocsite's.
-//! The viewer's rules a writer must keep, checked by [`DhatFile::validate`]:
-//! `ftbl[0]` is `"[root]"` and no program point refers to frame 0; no two program points
-//! have the same frame list ("repeated location"); every frame index is inside the table;
-//! the lifetime fields are present when `bklt` is true; `te ≥ 1`.
+//! short ones). It reads files from any of those tools ([`DhatFile::from_json`]) as well as
+//! writing allocsite's. Every file read is checked by the one validator
+//! (`report/validate.rs`), which follows Valgrind's viewer; [`DhatFile::validate`] applies
+//! the same rules to a file being written.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +19,7 @@ use serde::{Deserialize, Serialize};
 ///   "bkacc":false,"tu":"µs","Mtu":"s","tuth":10,"cmd":"demo","pid":1,"tg":5,"te":10,
 ///   "pps":[{"tb":64,"tbk":1,"tl":5,"mb":64,"mbk":1,"gb":64,"gbk":1,"eb":0,"ebk":0,"fs":[1]}],
 ///   "ftbl":["[root]","0x1: demo::main (src/main.rs:3:5)"]}"#;
-/// let file: allocsite::report::dhat::DhatFile = serde_json::from_str(text).unwrap();
+/// let file = allocsite::report::dhat::DhatFile::from_json(text).unwrap();
 /// file.validate().unwrap();
 /// assert_eq!(file.total_bytes(), 64.0);
 /// ```
@@ -166,9 +165,10 @@ pub struct ProgramPoint {
     pub frames: Vec<usize>,
 }
 
-/// allocsite's metadata block, stored under the top-level key `"allocsite"`.
+/// allocsite's metadata block, stored under the top-level key `"allocsite"`. Every field
+/// is optional when reading (files from other versions may lack some).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Extension {
     /// Version of allocsite that wrote the file.
     pub version: String,
@@ -223,57 +223,28 @@ impl DhatFile {
         }
     }
 
-    /// Checks the rules Valgrind's viewer enforces (and the ones it silently gets wrong).
+    /// Reads a DHAT file from JSON text, checking it with the same rules as every other
+    /// reader (see the module docs).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidDhatFile`] naming the first broken rule: not JSON (with line and column),
+    /// a missing or mistyped field, a repeated frame list, a frame index outside the table.
+    pub fn from_json(text: &str) -> Result<DhatFile, InvalidDhatFile> {
+        let value = super::validate::validate_text(text).map_err(InvalidDhatFile)?;
+        serde_json::from_value(value).map_err(|error| InvalidDhatFile(error.to_string()))
+    }
+
+    /// Checks this file against the rules Valgrind's viewer enforces (and the ones it
+    /// silently gets wrong), the same rules [`DhatFile::from_json`] applies.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidDhatFile`] naming the first broken rule.
     pub fn validate(&self) -> Result<(), InvalidDhatFile> {
-        let fail = |message: String| Err(InvalidDhatFile(message));
-        if self.version != 2 {
-            return fail(format!("dhatFileVersion is {}, expected 2", self.version));
-        }
-        if self.frames.first().map(String::as_str) != Some("[root]") {
-            return fail("ftbl[0] must be \"[root]\"".into());
-        }
-        if self.block_lifetimes
-            && (self.peak_time.is_none() || self.short_lived_threshold.is_none())
-        {
-            return fail("bklt is true but tg or tuth is missing".into());
-        }
-        if self.end_time == 0 {
-            return fail("te is 0 (the viewer would show rates as infinite)".into());
-        }
-        let mut seen = HashSet::new();
-        for (index, point) in self.program_points.iter().enumerate() {
-            if let Some(&bad) = point
-                .frames
-                .iter()
-                .find(|&&f| f == 0 || f >= self.frames.len())
-            {
-                return fail(format!(
-                    "program point {index} refers to frame {bad}, outside 1..{}",
-                    self.frames.len()
-                ));
-            }
-            if self.block_lifetimes
-                && [
-                    point.total_lifetime,
-                    point.max_bytes,
-                    point.peak_bytes,
-                    point.end_bytes,
-                ]
-                .iter()
-                .any(Option::is_none)
-            {
-                return fail(format!(
-                    "program point {index} lacks a lifetime field (tl, mb, gb or eb)"
-                ));
-            }
-            if !seen.insert(&point.frames) {
-                return fail(format!(
-                    "program point {index} repeats another's frame list {:?}",
-                    point.frames
-                ));
-            }
-        }
-        Ok(())
+        let value =
+            serde_json::to_value(self).map_err(|error| InvalidDhatFile(error.to_string()))?;
+        super::validate::validate_value(&value).map_err(InvalidDhatFile)
     }
 
     /// Sum of the program points' total bytes.
@@ -284,6 +255,36 @@ impl DhatFile {
     /// Sum of the program points' total blocks.
     pub fn total_blocks(&self) -> f64 {
         self.program_points.iter().map(|p| p.total_blocks).sum()
+    }
+}
+
+/// Builds a DHAT frame table: `[root]` first, then each distinct frame string once.
+pub(crate) struct FrameTable {
+    frames: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl FrameTable {
+    pub(crate) fn new() -> Self {
+        FrameTable {
+            frames: vec!["[root]".to_string()],
+            index: HashMap::new(),
+        }
+    }
+
+    /// The index of `frame`, adding it on first sight.
+    pub(crate) fn index(&mut self, frame: &str) -> usize {
+        if let Some(&index) = self.index.get(frame) {
+            return index;
+        }
+        self.frames.push(frame.to_owned());
+        self.index.insert(frame.to_owned(), self.frames.len() - 1);
+        self.frames.len() - 1
+    }
+
+    /// The finished table, for [`DhatFile::frames`].
+    pub(crate) fn into_frames(self) -> Vec<String> {
+        self.frames
     }
 }
 
@@ -344,7 +345,13 @@ mod tests {
         assert!(repeated.validate().unwrap_err().0.contains("repeats"));
         let mut out_of_range = file();
         out_of_range.program_points[0].frames = vec![2];
-        assert!(out_of_range.validate().unwrap_err().0.contains("frame 2"));
+        assert!(
+            out_of_range
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("frame index 2")
+        );
         let mut root_referenced = file();
         root_referenced.program_points[0].frames = vec![0];
         assert!(
@@ -352,11 +359,28 @@ mod tests {
                 .validate()
                 .unwrap_err()
                 .0
-                .contains("frame 0")
+                .contains("frame index 0")
         );
         let mut version = file();
         version.version = 3;
         assert!(version.validate().unwrap_err().0.contains("expected 2"));
+    }
+
+    #[test]
+    fn reads_extension_blocks_with_missing_fields() {
+        let mut text = serde_json::to_value(file()).unwrap();
+        text["allocsite"] = serde_json::json!({"version": "0.0.1", "sampleBytes": 1});
+        let read = DhatFile::from_json(&text.to_string()).unwrap();
+        assert_eq!(read.allocsite.unwrap().sample_bytes, 1);
+    }
+
+    #[test]
+    fn frame_table_adds_each_frame_once() {
+        let mut table = FrameTable::new();
+        assert_eq!(table.index("a"), 1);
+        assert_eq!(table.index("b"), 2);
+        assert_eq!(table.index("a"), 1);
+        assert_eq!(table.into_frames(), ["[root]", "a", "b"]);
     }
 
     #[test]

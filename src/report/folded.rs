@@ -41,7 +41,7 @@ impl FoldedMetric {
 
 #[cfg(feature = "track")]
 pub(crate) fn write(
-    profile: &crate::report::profile::Profile,
+    profile: &super::profile::Profile,
     metric: FoldedMetric,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {

@@ -16,6 +16,9 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::validate::validate_text;
+use super::write::write_atomically;
+
 const INDEX_HTML: &str = include_str!("../../viewer/index.html");
 const VIEWER_CSS: &str = include_str!("../../viewer/viewer.css");
 const VIEWER_JS: &str = include_str!("../../viewer/viewer.js");
@@ -83,7 +86,7 @@ pub fn write_comparison_report<W: Write>(
 
 /// Reads a DHAT JSON file, validates it enough to give a clear error, writes the report.
 ///
-/// The output is written to `<output>.tmp` first and then renamed over `output`, so a
+/// The output is written to a temporary file first and then renamed over `output`, so a
 /// reader never sees a half-written page.
 ///
 /// ```
@@ -108,7 +111,7 @@ pub fn write_comparison_report<W: Write>(
 pub fn convert_file(input: &Path, output: &Path) -> Result<(), HtmlReportError> {
     let json = read_valid(input)?;
     let name = display_name(input);
-    write_atomically(output, |w| {
+    write_report(output, |w| {
         write_page(&[(DATA_ID, name.as_deref(), &json)], w)
     })
 }
@@ -139,7 +142,7 @@ pub fn convert_comparison(
     let base = read_valid(baseline)?;
     let cur = read_valid(current)?;
     let (bn, cn) = (display_name(baseline), display_name(current));
-    write_atomically(output, |w| {
+    write_report(output, |w| {
         write_page(
             &[
                 (DATA_ID, cn.as_deref(), &cur),
@@ -275,159 +278,26 @@ fn display_name(p: &Path) -> Option<String> {
 // ------------------------------------------------------------------------------------
 // Files
 
+fn write_report(
+    output: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), HtmlReportError> {
+    write_atomically(output, write).map_err(|source| HtmlReportError::Write {
+        path: output.to_owned(),
+        source,
+    })
+}
+
 fn read_valid(path: &Path) -> Result<String, HtmlReportError> {
     let json = fs::read_to_string(path).map_err(|source| HtmlReportError::Read {
         path: path.to_owned(),
         source,
     })?;
-    validate(&json).map_err(|problem| HtmlReportError::Invalid {
+    validate_text(&json).map_err(|problem| HtmlReportError::Invalid {
         path: path.to_owned(),
         problem,
     })?;
     Ok(json)
-}
-
-fn write_atomically(
-    output: &Path,
-    write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
-) -> Result<(), HtmlReportError> {
-    let mut tmp = output.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let result = (|| {
-        let mut w = io::BufWriter::new(fs::File::create(&tmp)?);
-        write(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        fs::rename(&tmp, output)
-    })();
-    result.map_err(|source| {
-        let _ = fs::remove_file(&tmp);
-        HtmlReportError::Write {
-            path: output.to_owned(),
-            source,
-        }
-    })
-}
-
-// ------------------------------------------------------------------------------------
-// Validation: the same rules the viewer (and Valgrind's dh_view) applies, so a bad file
-// is reported when the report is made rather than when someone opens it.
-
-fn validate(json: &str) -> Result<(), String> {
-    use serde_json::Value;
-    if json.trim().is_empty() {
-        return Err("the file is empty".into());
-    }
-    let d: Value = serde_json::from_str(json).map_err(|e| {
-        // serde_json's message ends in " at line L column C"; we say where first.
-        let msg = e.to_string();
-        let what = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
-        if e.classify() == serde_json::error::Category::Eof {
-            format!(
-                "the file is truncated: the JSON ends at line {} column {} before it is complete",
-                e.line(),
-                e.column()
-            )
-        } else {
-            format!(
-                "not JSON at line {} column {}: {}",
-                e.line(),
-                e.column(),
-                what
-            )
-        }
-    })?;
-    let top = d.as_object().ok_or_else(|| {
-        format!(
-            "not a DHAT file: the JSON top level is {}, expected an object",
-            kind(&d)
-        )
-    })?;
-    let version = top
-        .get("dhatFileVersion")
-        .ok_or("not a DHAT file: missing field \"dhatFileVersion\"")?;
-    if version.as_u64() != Some(2) {
-        return Err(format!("dhatFileVersion is {version}, expected 2"));
-    }
-    let flag = |k: &str| top.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let (bklt, bkacc) = (flag("bklt"), flag("bkacc"));
-    let mut required = vec![
-        "mode", "verb", "bklt", "bkacc", "tu", "Mtu", "cmd", "pid", "te", "pps", "ftbl",
-    ];
-    if bklt {
-        required.extend(["tg", "tuth"]);
-    }
-    for f in required {
-        if !top.contains_key(f) {
-            return Err(format!("missing field \"{f}\" at the top level"));
-        }
-    }
-    let pps = top["pps"]
-        .as_array()
-        .ok_or_else(|| format!("field \"pps\" is {}, expected an array", kind(&top["pps"])))?;
-    let ftbl = top["ftbl"].as_array().ok_or_else(|| {
-        format!(
-            "field \"ftbl\" is {}, expected an array",
-            kind(&top["ftbl"])
-        )
-    })?;
-    if let Some(i) = ftbl.iter().position(|f| !f.is_string()) {
-        return Err(format!(
-            "ftbl[{i}] is {}, expected a string",
-            kind(&ftbl[i])
-        ));
-    }
-    let mut need = vec!["tb", "tbk", "fs"];
-    if bklt {
-        need.extend(["mb", "mbk", "gb", "gbk", "eb", "ebk"]);
-    }
-    if bkacc {
-        need.extend(["rb", "wb"]);
-    }
-    for (p, pp) in pps.iter().enumerate() {
-        let pp = pp
-            .as_object()
-            .ok_or_else(|| format!("program point pps[{p}] is {}, expected an object", kind(pp)))?;
-        for f in &need {
-            match pp.get(*f) {
-                None => return Err(format!("program point pps[{p}] is missing field \"{f}\"")),
-                Some(v) if *f != "fs" && !v.is_number() => {
-                    return Err(format!(
-                        "program point pps[{p}] field \"{f}\" is {}, expected a number",
-                        kind(v)
-                    ));
-                }
-                _ => {}
-            }
-        }
-        let fs = pp["fs"].as_array().ok_or_else(|| {
-            format!(
-                "program point pps[{p}] field \"fs\" is {}, expected an array",
-                kind(&pp["fs"])
-            )
-        })?;
-        for (j, x) in fs.iter().enumerate() {
-            if x.as_u64().is_none_or(|i| i >= ftbl.len() as u64) {
-                return Err(format!(
-                    "program point pps[{p}] has frame index {x} at fs[{j}], but ftbl has {} entries",
-                    ftbl.len()
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn kind(v: &serde_json::Value) -> &'static str {
-    use serde_json::Value;
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
@@ -493,38 +363,6 @@ mod tests {
     }
 
     #[test]
-    fn validation_messages_name_the_problem() {
-        let err = |s: &str| validate(s).unwrap_err();
-        assert_eq!(err(" \n"), "the file is empty");
-        assert_eq!(
-            err("{\n\"a\":1,\n  x}"),
-            "not JSON at line 3 column 3: key must be a string"
-        );
-        assert!(err(r#"{"dhatFileVersion":2,"pps":["#).starts_with("the file is truncated"));
-        assert_eq!(
-            err(r#"{"dhatFileVersion":3}"#),
-            "dhatFileVersion is 3, expected 2"
-        );
-        assert_eq!(
-            err("[1]"),
-            "not a DHAT file: the JSON top level is an array, expected an object"
-        );
-        assert_eq!(
-            err(&GOOD.replace(r#""cmd":"t","#, "")),
-            r#"missing field "cmd" at the top level"#
-        );
-        assert_eq!(
-            err(&GOOD.replace(r#""tbk":1,"#, "")),
-            r#"program point pps[0] is missing field "tbk""#
-        );
-        assert_eq!(
-            err(&GOOD.replace(r#""fs":[1]"#, r#""fs":[1,7]"#)),
-            "program point pps[0] has frame index 7 at fs[1], but ftbl has 2 entries"
-        );
-        assert!(validate(GOOD).is_ok());
-    }
-
-    #[test]
     fn convert_file_is_atomic_and_reports_paths() {
         let dir = std::env::temp_dir().join(format!("allocsite-html-test-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
@@ -537,7 +375,10 @@ mod tests {
                 .unwrap()
                 .contains(r#"data-name="in.json""#)
         );
-        assert!(!dir.join("out.html.tmp").exists());
+        assert!(
+            !dir.join(format!("out.html.tmp-{}", std::process::id()))
+                .exists()
+        );
 
         fs::write(&input, "{\"dhatFileVersion\":2,").unwrap();
         let e = convert_file(&input, &dir.join("bad.html")).unwrap_err();
@@ -546,7 +387,11 @@ mod tests {
             e.to_string().contains("in.json") && e.to_string().contains("truncated"),
             "{e}"
         );
-        assert!(!dir.join("bad.html").exists() && !dir.join("bad.html.tmp").exists());
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            2,
+            "in.json and out.html only"
+        );
 
         let e = convert_file(&dir.join("missing.json"), &output).unwrap_err();
         assert!(

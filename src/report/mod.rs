@@ -1,15 +1,25 @@
 //! Reports: DHAT-compatible JSON, folded stacks, the terminal summary, and self-contained
 //! HTML (the bundled viewer with the data inside).
 //!
-//! [`dhat`] and [`html`] work without the `track` feature: any DHAT file can be read,
-//! validated and turned into an HTML report.
+//! - [`dhat`]: the DHAT file model, read from any tool's files and written for allocsite's;
+//!   `validate.rs`: the one validator every reader uses.
+//! - `output.rs`: the one place output formats are registered; `write.rs`: the one atomic
+//!   file writer.
+//! - `profile.rs` (feature `track`): a finished session, symbolized — the model every
+//!   output is written from; [`folded`], `summary.rs`, [`html`]: the writers.
+//!
+//! [`dhat`], [`html`] and [`folded`]'s metric names work without the `track` feature: any
+//! DHAT file can be read, validated and turned into an HTML report.
 
 pub mod dhat;
 pub mod folded;
 pub mod html;
+pub(crate) mod output;
 #[cfg(feature = "track")]
 pub(crate) mod profile;
 #[cfg(feature = "track")]
 pub(crate) mod summary;
+pub(crate) mod validate;
+pub(crate) mod write;
 
 pub use folded::FoldedMetric;

@@ -8,10 +8,13 @@
 
 use std::collections::HashMap;
 
-use crate::recorder::FinishedSession;
-use crate::report::dhat::{DhatFile, Extension, ProgramPoint};
-use crate::sites::SiteStats;
-use crate::symbolize::{Frame, Symbolizer, TrimOptions};
+use crate::capture;
+use crate::engine::recorder::session::{FinishedSession, SiteStats};
+use crate::symbolize::frame::Frame;
+use crate::symbolize::resolve::Symbolizer;
+use crate::symbolize::trim::TrimOptions;
+
+use super::dhat::{DhatFile, Extension, FrameTable, ProgramPoint};
 
 pub(crate) struct Profile {
     pub(crate) command: String,
@@ -62,7 +65,7 @@ impl Profile {
             command,
             pid,
             sample_bytes: finished.session.sample_bytes,
-            unwinder: crate::stack::unwinder().name(),
+            unwinder: capture::unwinder().name(),
             end_time: finished.end_time,
             peak_time: finished.session.peak_time.min(finished.end_time),
             samples: finished.session.samples,
@@ -81,8 +84,7 @@ impl Profile {
 
     /// The DHAT file for this profile.
     pub(crate) fn to_dhat(&self) -> DhatFile {
-        let mut frame_table = vec!["[root]".to_string()];
-        let mut frame_index: HashMap<String, usize> = HashMap::new();
+        let mut frame_table = FrameTable::new();
         let program_points = self
             .sites
             .iter()
@@ -90,13 +92,7 @@ impl Profile {
                 let frames = site
                     .frames
                     .iter()
-                    .map(|frame| {
-                        let text = frame.dhat_string();
-                        *frame_index.entry(text.clone()).or_insert_with(|| {
-                            frame_table.push(text);
-                            frame_table.len() - 1
-                        })
-                    })
+                    .map(|frame| frame_table.index(&frame.dhat_string()))
                     .collect();
                 let s = &site.stats;
                 ProgramPoint {
@@ -129,7 +125,7 @@ impl Profile {
             bytes_unit: estimated("bytes"),
             blocks_unit: estimated("blocks"),
             program_points,
-            frames: frame_table,
+            frames: frame_table.into_frames(),
             allocsite: Some(Extension {
                 version: env!("CARGO_PKG_VERSION").into(),
                 sample_bytes: self.sample_bytes,

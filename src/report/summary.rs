@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::report::profile::{Profile, describe, first_user_frame};
+use super::profile::{Profile, describe, first_user_frame};
 
 /// Formats `1234567` as `1,234,567`.
 pub(crate) fn thousands(value: f64) -> String {

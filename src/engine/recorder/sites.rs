@@ -3,7 +3,8 @@
 //! Stacks are stored as raw return addresses (innermost first) and symbolized only when a
 //! report is written. The table only grows: ids stay valid for the whole process, so budget
 //! scopes and profiling sessions can both refer to sites without coordinating. It lives
-//! inside the recorder's lock and is only reached on the recording (slow) path.
+//! inside the recorder's lock and is only reached on the recording (slow) path. Its hasher,
+//! [`AddressHasher`], also keys the live-block table.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -60,27 +61,6 @@ impl Hasher for AddressHasher {
     fn write_usize(&mut self, value: usize) {
         self.write_u64(value as u64);
     }
-}
-
-/// DHAT's per-program-point figures for one site during one profiling session. Sampled
-/// figures are estimates, kept as `f64` sums of per-allocation weights and rounded when
-/// written.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct SiteStats {
-    pub(crate) total_bytes: f64,
-    pub(crate) total_blocks: f64,
-    /// Sum of block lifetimes, in microseconds (blocks live at the end count up to the end).
-    pub(crate) total_lifetime: f64,
-    pub(crate) live_bytes: f64,
-    pub(crate) live_blocks: f64,
-    /// This site's own running maximum of live bytes (and the blocks at that moment).
-    pub(crate) max_bytes: f64,
-    pub(crate) max_blocks: f64,
-    /// Live at the moment of the global peak (t-gmax).
-    pub(crate) peak_bytes: f64,
-    pub(crate) peak_blocks: f64,
-    /// Exact number of allocations that were sampled here.
-    pub(crate) samples: u64,
 }
 
 #[cfg(test)]

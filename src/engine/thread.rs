@@ -10,7 +10,10 @@
 
 use std::cell::Cell;
 
-use crate::counters::{self, CounterBlock, RawCounts};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::counters::{self, CounterBlock, RawCounts};
+use super::sampler::Countdown;
 
 /// Bits of [`ThreadState::unusual`]: why a hook cannot take the fast path.
 const BUSY: u8 = 1;
@@ -32,12 +35,10 @@ pub(crate) struct ThreadState {
     pending_bytes: Cell<i64>,
     pending_blocks: Cell<i64>,
     /// This thread's allocated minus freed bytes, and its running maximum.
-    pub(crate) live_bytes: Cell<i64>,
-    pub(crate) peak_live_bytes: Cell<i64>,
-    /// Bytes left until the next sampled allocation, and the profiling session it was drawn for.
-    pub(crate) bytes_until_sample: Cell<i64>,
-    pub(crate) sample_session: Cell<u32>,
-    pub(crate) random_state: Cell<u64>,
+    live_bytes: Cell<i64>,
+    peak_live_bytes: Cell<i64>,
+    /// The sampling countdown (owned by `sampler`).
+    countdown: Countdown,
     /// Identifier of the innermost open budget scope on this thread (0: none).
     scope: Cell<u64>,
 }
@@ -61,9 +62,7 @@ thread_local! {
             pending_blocks: Cell::new(0),
             live_bytes: Cell::new(0),
             peak_live_bytes: Cell::new(0),
-            bytes_until_sample: Cell::new(0),
-            sample_session: Cell::new(0),
-            random_state: Cell::new(0),
+            countdown: Countdown::new(),
             scope: Cell::new(0),
         }
     };
@@ -100,6 +99,20 @@ pub(crate) fn untracked<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The thread-spanning scope a new thread joins on its first allocation (0: none). Set by
+/// `scope::run` while a `measure_with_spawned_threads` scope is open.
+static SPANNING_SCOPE: AtomicU64 = AtomicU64::new(0);
+
+/// The scope a thread making its first allocation now should join.
+fn spanning_scope() -> u64 {
+    SPANNING_SCOPE.load(Relaxed)
+}
+
+/// Opens (`id`) or closes (0) the scope that new threads join.
+pub(crate) fn set_spanning_scope(id: u64) {
+    SPANNING_SCOPE.store(id, Relaxed);
+}
+
 /// Where a hook adds its counts.
 pub(crate) enum Counters {
     /// The thread's own block: owner-only stores.
@@ -123,6 +136,12 @@ impl ThreadState {
 
     pub(crate) fn set_busy(&self, busy: bool) {
         self.set_flag(BUSY, busy);
+    }
+
+    /// This thread's sampling countdown.
+    #[inline(always)]
+    pub(crate) fn countdown(&self) -> &Countdown {
+        &self.countdown
     }
 
     /// The innermost open budget scope (0: none).
@@ -175,7 +194,7 @@ impl ThreadState {
             self.retire();
         }
         // A thread that starts while a thread-spanning budget scope is open joins it.
-        self.set_scope(crate::scope::spanning_scope());
+        self.set_scope(spanning_scope());
         self.set_busy(false);
         self.counters()
     }
@@ -224,6 +243,16 @@ impl ThreadState {
             self.pending_bytes.replace(0),
             self.pending_blocks.replace(0),
         );
+    }
+
+    /// This thread's allocated minus freed bytes.
+    pub(crate) fn live_bytes(&self) -> i64 {
+        self.live_bytes.get()
+    }
+
+    /// The highest [`ThreadState::live_bytes`] this thread reached.
+    pub(crate) fn peak_live_bytes(&self) -> i64 {
+        self.peak_live_bytes.get()
     }
 
     /// This thread's counts since it adopted its block (zero before its first allocation).

@@ -1,32 +1,15 @@
-//! Budget scopes: the bookkeeping behind [`crate::measure`] and no-allocation zones.
-//!
-//! A scope belongs to the thread that opened it: that thread's [`ThreadState::scope`]
-//! (crate::thread_state) holds the innermost open scope's id, and every allocation and free
-//! the thread makes while it is non-zero takes the recording path. A *thread-spanning*
-//! scope is also adopted by every thread that makes its first allocation while the scope is
-//! open (threads the closure spawns); only one of those can be open at a time in the
-//! process, which the budget module enforces with a lock.
-//!
-//! Nesting: when an inner scope closes, its figures are merged into its parent and its id is
-//! forwarded to the parent, so a block the inner scope allocated and the outer scope frees
-//! is still matched. Forwarding entries are dropped when the outermost scope closes.
+//! The scope table: every open budget scope's exact figures and per-site usage, nesting,
+//! and the forwarding of closed inner scopes' ids. Lives inside the recorder's lock.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::recorder::AllocationKind;
-use crate::sites::SiteId;
+use crate::engine::recorder::sites::SiteId;
 
-/// The thread-spanning scope new threads join (0: none).
-static SPANNING_SCOPE: AtomicU64 = AtomicU64::new(0);
-
-/// The scope a thread making its first allocation now should join.
-pub(crate) fn spanning_scope() -> u64 {
-    SPANNING_SCOPE.load(Relaxed)
-}
-
-pub(crate) fn set_spanning_scope(id: u64) {
-    SPANNING_SCOPE.store(id, Relaxed);
+/// What kind of event a recorded allocation is, for budget scopes' counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AllocationKind {
+    Alloc,
+    Realloc,
 }
 
 /// What a scope does when its thread allocates.
@@ -210,134 +193,6 @@ impl ScopeTable {
         record.counts.net_bytes -= size as i64;
         true
     }
-}
-
-use crate::budget::{ScopeKind, SiteStack, Usage};
-
-/// Serialises thread-spanning scopes: new threads can join only one of them.
-static SPANNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Runs `work` inside a new scope and returns its figures with the captured stacks of its
-/// call sites. The scope is closed even if `work` panics.
-pub(crate) fn run<R>(
-    kind: ScopeKind,
-    work: impl FnOnce() -> R,
-) -> Result<(R, Usage), crate::Error> {
-    use crate::thread_state::{self, untracked};
-    crate::tracking::check_installed()?;
-    let parent = thread_state::with(|thread| thread.scope());
-    let _spanning = match kind {
-        ScopeKind::SpawnedThreads if parent != 0 => return Err(crate::Error::NestedSpanningScope),
-        ScopeKind::SpawnedThreads => {
-            Some(SPANNING.lock().unwrap_or_else(|poison| poison.into_inner()))
-        }
-        _ => None,
-    };
-    let on_allocation = match kind {
-        ScopeKind::AbortOnAllocation => OnAllocation::Abort,
-        _ => OnAllocation::Record,
-    };
-    if parent == 0 {
-        // Learn where this thread's stack enters user code, so captures can stop there
-        // (cheap after the first time: the symbolizer's caches are warm).
-        untracked(crate::stack::learn_runtime_entry);
-    }
-    let id = untracked(|| crate::recorder::lock().scopes.open(parent, on_allocation));
-    /// Closes the scope on every exit path, including a panic in `work`.
-    struct Close {
-        id: u64,
-        parent: u64,
-        spanning: bool,
-        closed: Option<ClosedScope>,
-    }
-    impl Close {
-        fn close(&mut self) {
-            if self.spanning {
-                set_spanning_scope(0);
-            }
-            thread_state::with(|thread| thread.set_scope(self.parent));
-            let id = self.id;
-            self.closed = untracked(|| crate::recorder::lock().scopes.close(id));
-        }
-    }
-    impl Drop for Close {
-        fn drop(&mut self) {
-            if self.closed.is_none() {
-                self.close();
-            }
-            if let Some(closed) = self.closed.take() {
-                untracked(|| drop(closed));
-            }
-        }
-    }
-    let mut guard = Close {
-        id,
-        parent,
-        spanning: kind == ScopeKind::SpawnedThreads,
-        closed: None,
-    };
-    if guard.spanning {
-        set_spanning_scope(id);
-    }
-    thread_state::with(|thread| thread.set_scope(id));
-    let value = work();
-    guard.close();
-    // Build the result outside every scope: an enclosing scope counts what the closure
-    // did, not allocsite's report of it.
-    thread_state::with(|thread| thread.set_scope(0));
-    let closed = guard
-        .closed
-        .as_ref()
-        .expect("a scope is open until closed here");
-    // Resolve the stacks untracked, then copy everything into tracked memory.
-    let stacks: Vec<(Box<[usize]>, SiteUsage)> = untracked(|| {
-        let recorder = crate::recorder::lock();
-        closed
-            .sites
-            .iter()
-            .map(|(site, usage)| (recorder.sites.stack(*site).into(), *usage))
-            .collect()
-    });
-    let counts = closed.counts;
-    let usage = Usage {
-        allocations: counts.allocations,
-        reallocations: counts.reallocations,
-        deallocations: counts.deallocations,
-        bytes_allocated: counts.bytes_allocated,
-        bytes_freed: counts.bytes_freed,
-        peak_live_bytes: counts.peak_net_bytes.max(0) as u64,
-        leaked_blocks: counts.live_blocks,
-        leaked_bytes: counts.live_bytes,
-        stacks: stacks
-            .iter()
-            .map(|(addresses, usage)| SiteStack {
-                addresses: addresses.to_vec(),
-                allocations: usage.allocations,
-                bytes: usage.bytes,
-            })
-            .collect(),
-    };
-    untracked(|| drop(stacks));
-    thread_state::with(|thread| thread.set_scope(parent));
-    Ok((value, usage))
-}
-
-/// A strict no-allocation zone was violated: print the stack and abort. Unwinding out of a
-/// `GlobalAlloc` method is undefined behaviour, so a panic is not an option here.
-#[cold]
-pub(crate) fn abort_on_forbidden_allocation(size: usize, stack: &[usize]) -> ! {
-    use std::io::Write;
-    let mut symbolizer = crate::symbolize::Symbolizer::new();
-    let frames = symbolizer.frames(stack, crate::symbolize::TrimOptions::default());
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(
-        stderr,
-        "allocsite: a {size}-byte allocation inside a no-allocation zone (abort mode); stack, innermost first:"
-    );
-    for frame in &frames {
-        let _ = writeln!(stderr, "    {}", frame.dhat_string());
-    }
-    std::process::abort();
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! The backend of builds without the `track` feature: [`crate::Alloc`] is a pure
 //! pass-through (these hooks are empty and inline away), and every function that would
 //! report figures says plainly that tracking is off. This file is the whole feature-off
-//! path; `tracking.rs` is its counterpart.
+//! path; `track.rs` is its counterpart.
 
-use crate::budget::{ScopeKind, SiteStack};
-use crate::{CallSite, Error, ProfileReport, ProfilerBuilder, Stats, ThreadStats, Usage};
+use crate::budget::usage::{CallSite, ScopeKind, SiteStack, Usage};
+use crate::error::Error;
+use crate::profiler::builder::ProfilerBuilder;
+use crate::profiler::finish::ProfileReport;
+use crate::stats::{Stats, ThreadStats};
 
 #[inline(always)]
 pub(crate) fn on_alloc(_pointer: *mut u8, _size: usize) {}

@@ -1,0 +1,152 @@
+//! The backend of builds with the `track` feature: the backend interface (see `mod.rs`)
+//! adapted to the engine. The hooks and counters pass straight through; scopes and
+//! profiling sessions are translated between the public types and the engine's.
+
+use std::sync::Mutex;
+
+pub(crate) use crate::engine::hooks::{on_alloc, on_dealloc, on_realloc};
+pub(crate) use crate::engine::stats::{check_installed, stats, thread_stats};
+
+use crate::budget::usage::{CallSite, ScopeKind, SiteStack, Usage};
+use crate::engine::profiling::{self, SessionOptions};
+use crate::engine::scope::run::{ScopeOptions, ScopeSite, run};
+use crate::engine::scope::table::{OnAllocation, ScopeCounts};
+use crate::engine::thread::untracked;
+use crate::error::Error;
+use crate::profiler::builder::ProfilerBuilder;
+use crate::profiler::finish::{ProfileReport, write_outputs};
+use crate::report::profile::first_user_frame;
+use crate::symbolize::resolve::Symbolizer;
+use crate::symbolize::trim::TrimOptions;
+
+/// Runs `work` in a budget scope of `kind` and returns its exact [`Usage`].
+pub(crate) fn run_scope<R>(kind: ScopeKind, work: impl FnOnce() -> R) -> Result<(R, Usage), Error> {
+    let options = ScopeOptions {
+        spanning: kind == ScopeKind::SpawnedThreads,
+        on_allocation: match kind {
+            ScopeKind::AbortOnAllocation => OnAllocation::Abort,
+            ScopeKind::CurrentThread | ScopeKind::SpawnedThreads => OnAllocation::Record,
+        },
+    };
+    run(options, work, usage)
+}
+
+/// The public [`Usage`] of a closed scope (built outside every scope, tracked).
+fn usage(counts: &ScopeCounts, sites: &[ScopeSite<'_>]) -> Usage {
+    Usage {
+        allocations: counts.allocations,
+        reallocations: counts.reallocations,
+        deallocations: counts.deallocations,
+        bytes_allocated: counts.bytes_allocated,
+        bytes_freed: counts.bytes_freed,
+        peak_live_bytes: counts.peak_net_bytes.max(0) as u64,
+        leaked_blocks: counts.live_blocks,
+        leaked_bytes: counts.live_bytes,
+        stacks: sites
+            .iter()
+            .map(|site| SiteStack {
+                addresses: site.stack.to_vec(),
+                allocations: site.usage.allocations,
+                bytes: site.usage.bytes,
+            })
+            .collect(),
+    }
+}
+
+/// Symbolizes budget scopes' call sites (untracked), then copies them into tracked memory
+/// for the caller.
+pub(crate) fn resolve_call_sites(stacks: &[SiteStack]) -> Vec<CallSite> {
+    let resolved: Vec<CallSite> = untracked(|| {
+        let mut symbolizer = Symbolizer::new();
+        stacks
+            .iter()
+            .map(|site| {
+                let frames = symbolizer.frames(&site.addresses, TrimOptions::default());
+                let user = first_user_frame(&frames);
+                CallSite {
+                    function: user.map_or_else(|| "[unknown]".into(), |f| f.function.clone()),
+                    file: user.and_then(|f| f.file.clone()),
+                    line: user.and_then(|f| f.line),
+                    allocations: site.allocations,
+                    bytes: site.bytes,
+                    stack: frames.iter().map(|f| f.dhat_string()).collect(),
+                }
+            })
+            .collect()
+    });
+    let copy = resolved.clone();
+    untracked(|| drop(resolved));
+    copy
+}
+
+/// The running profile's configuration and the command that started it; `Some` exactly
+/// while a session runs. Its lock serialises starting and finishing.
+struct Active {
+    config: ProfilerBuilder,
+    command: String,
+}
+
+static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+
+fn active() -> std::sync::MutexGuard<'static, Option<Active>> {
+    ACTIVE.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Starts a profiling session configured by `config`.
+pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
+    check_installed()?;
+    let mut active = active();
+    if active.is_some() {
+        return Err(Error::AlreadyRunning);
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    profiling::start(SessionOptions {
+        sample_bytes: config.sample_bytes,
+        seed: config.seed,
+        stop_at_runtime_entry: config.trim_bottom,
+    })?;
+    register_exit_hook();
+    *active = Some(Active { config, command });
+    Ok(())
+}
+
+/// Ends the running session and writes its outputs; an empty report if none is running
+/// (or in a forked child, whose report belongs to the parent).
+pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
+    let Some(active) = active().take() else {
+        return Ok(ProfileReport::default());
+    };
+    let Some(finished) = profiling::finish() else {
+        return Ok(ProfileReport::default());
+    };
+    write_outputs(
+        finished,
+        &active.config,
+        &active.command,
+        std::process::id(),
+    )
+}
+
+/// Registers, once, a C `atexit` hook that finishes a profile still running when the
+/// program exits (`std::process::exit`, or returning from `main` with the profiler in a
+/// `static`). `_exit`, `abort` and fatal signals skip it.
+fn register_exit_hook() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    extern "C" fn at_exit() {
+        // Unwinding out of an `extern "C"` function aborts; catch it and report instead.
+        let result = std::panic::catch_unwind(|| {
+            if let Err(error) = finish_profiling() {
+                eprintln!("allocsite: {error}");
+            }
+        });
+        if result.is_err() {
+            eprintln!("allocsite: writing the profile at exit panicked");
+        }
+    }
+    REGISTERED.call_once(|| {
+        // SAFETY: `at_exit` is a plain `extern "C" fn()` that lives for the whole program.
+        unsafe {
+            libc::atexit(at_exit);
+        }
+    });
+}

@@ -1,0 +1,89 @@
+//! Failure messages of broken budgets and baselines, and the scope profile they point to.
+
+use std::panic::Location;
+use std::path::{Path, PathBuf};
+
+use super::usage::Usage;
+
+/// Builds a failure message and writes the scope's profile.
+pub(super) fn failure_message(
+    title: &str,
+    caller: &Location<'_>,
+    broken: &[String],
+    usage: &Usage,
+) -> String {
+    use std::fmt::Write;
+    let mut message = format!("{title} at {caller}\n");
+    for line in broken {
+        let _ = writeln!(message, "  {line}");
+    }
+    let _ = writeln!(message, "  the scope made {}", usage.describe());
+    let sites = usage.call_sites();
+    if !sites.is_empty() {
+        let _ = writeln!(
+            message,
+            "  call sites in the scope, most allocations first:"
+        );
+        for site in sites.iter().take(8) {
+            let _ = writeln!(
+                message,
+                "    {}  {}  ({} allocations, {} bytes)",
+                site.location(),
+                site.function,
+                site.allocations,
+                site.bytes
+            );
+        }
+    }
+    match write_failure_profile(caller, usage) {
+        Ok(path) => {
+            let _ = write!(
+                message,
+                "  profile of the scope: {} (open it in allocsite's viewer/index.html)",
+                path.display()
+            );
+        }
+        Err(reason) => {
+            let _ = write!(message, "  (could not write the scope's profile: {reason})");
+        }
+    }
+    message
+}
+
+/// `target/allocsite/` of the running test binary: `CARGO_TARGET_DIR` if set, else the
+/// `target` directory the executable lives in, else `./target`.
+fn profile_directory() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("allocsite");
+    }
+    let from_executable = std::env::current_exe().ok().and_then(|exe| {
+        exe.ancestors()
+            .find(|dir| dir.file_name().is_some_and(|name| name == "target"))
+            .map(Path::to_path_buf)
+    });
+    from_executable
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("allocsite")
+}
+
+fn write_failure_profile(caller: &Location<'_>, usage: &Usage) -> std::io::Result<PathBuf> {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let directory = profile_directory();
+    std::fs::create_dir_all(&directory)?;
+    let file_stem: String = caller
+        .file()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let path = directory.join(format!(
+        "budget-{file_stem}-{}-{}-{}.json",
+        caller.line(),
+        std::process::id(),
+        COUNT.fetch_add(1, Relaxed)
+    ));
+    let command = format!("allocation budget at {caller}");
+    let text = serde_json::to_string(&usage.to_dhat(&command))?;
+    std::fs::write(&path, text)?;
+    Ok(path)
+}

@@ -1,0 +1,192 @@
+//! [`Budget`]: limits for a measured closure, checked after it ran.
+
+use std::fmt;
+use std::panic::Location;
+
+use super::failure::failure_message;
+use super::measure::measure;
+use super::usage::Usage;
+
+/// Limits for a measured closure. Unset limits are not checked.
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+///
+/// # fn main() {
+/// # if !allocsite::tracking_enabled() { return; }
+/// let words = allocsite::Budget::new()
+///     .max_allocations(1)
+///     .max_bytes(64)
+///     .no_leaks()
+///     .run(|| "a b c".split(' ').count());
+/// assert_eq!(words, 3);
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use = "a budget checks nothing until `run` or `check` is called"]
+pub struct Budget {
+    max_allocations: Option<u64>,
+    exact_allocations: Option<u64>,
+    max_reallocations: Option<u64>,
+    max_bytes: Option<u64>,
+    max_peak_bytes: Option<u64>,
+    no_leaks: bool,
+}
+
+impl Budget {
+    /// A budget with no limits yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// At most `count` allocations.
+    pub fn max_allocations(mut self, count: u64) -> Self {
+        self.max_allocations = Some(count);
+        self
+    }
+    /// Exactly `count` allocations.
+    pub fn exact_allocations(mut self, count: u64) -> Self {
+        self.exact_allocations = Some(count);
+        self
+    }
+    /// At most `count` reallocations.
+    pub fn max_reallocations(mut self, count: u64) -> Self {
+        self.max_reallocations = Some(count);
+        self
+    }
+    /// At most `bytes` allocated in total (reallocations' new sizes included).
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+    /// At most `bytes` live at once, relative to the start.
+    pub fn max_peak_bytes(mut self, bytes: u64) -> Self {
+        self.max_peak_bytes = Some(bytes);
+        self
+    }
+    /// Nothing allocated in the scope may still be live at its end.
+    pub fn no_leaks(mut self) -> Self {
+        self.no_leaks = true;
+        self
+    }
+
+    /// Checks `usage` against the limits; the error lists every figure over budget.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// # fn main() {
+    /// if let Ok((text, usage)) = allocsite::measure(|| "x".repeat(100)) {
+    ///     let exceeded = allocsite::Budget::new().max_bytes(10).check(&usage).unwrap_err();
+    ///     assert_eq!(exceeded.broken, vec!["bytes allocated: 100, budget at most 10"]);
+    ///     drop(text);
+    /// }
+    /// # }
+    /// ```
+    pub fn check(&self, usage: &Usage) -> Result<(), BudgetExceeded> {
+        let mut broken = Vec::new();
+        let mut limit = |name: &str, actual: u64, limit: Option<u64>, exact: bool| {
+            if let Some(limit) = limit {
+                if (exact && actual != limit) || (!exact && actual > limit) {
+                    let relation = if exact { "exactly" } else { "at most" };
+                    broken.push(format!("{name}: {actual}, budget {relation} {limit}"));
+                }
+            }
+        };
+        limit(
+            "allocations",
+            usage.allocations,
+            self.max_allocations,
+            false,
+        );
+        limit(
+            "allocations",
+            usage.allocations,
+            self.exact_allocations,
+            true,
+        );
+        limit(
+            "reallocations",
+            usage.reallocations,
+            self.max_reallocations,
+            false,
+        );
+        limit(
+            "bytes allocated",
+            usage.bytes_allocated,
+            self.max_bytes,
+            false,
+        );
+        limit(
+            "peak live bytes",
+            usage.peak_live_bytes,
+            self.max_peak_bytes,
+            false,
+        );
+        if self.no_leaks && usage.leaked_blocks > 0 {
+            broken.push(format!(
+                "leaked: {} blocks / {} bytes still live at the end, budget none",
+                usage.leaked_blocks, usage.leaked_bytes
+            ));
+        }
+        if broken.is_empty() {
+            Ok(())
+        } else {
+            Err(BudgetExceeded {
+                broken,
+                usage: usage.clone(),
+            })
+        }
+    }
+
+    /// Runs `work`, checks its usage and panics with the details if the budget is broken
+    /// (or cannot be checked). On failure the scope's profile is written under
+    /// `target/allocsite/` and named in the message.
+    #[track_caller]
+    pub fn run<R>(&self, work: impl FnOnce() -> R) -> R {
+        let caller = Location::caller();
+        let (value, usage) = measure_or_panic(caller, work);
+        if let Err(exceeded) = self.check(&usage) {
+            panic!("{}", exceeded.report(caller));
+        }
+        value
+    }
+}
+
+#[track_caller]
+pub(super) fn measure_or_panic<R>(caller: &Location<'_>, work: impl FnOnce() -> R) -> (R, Usage) {
+    match measure(work) {
+        Ok(measured) => measured,
+        Err(error) => panic!("allocation budget at {caller} cannot be checked: {error}"),
+    }
+}
+
+/// A broken budget: the figures over their limits and the scope's usage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetExceeded {
+    /// One line per broken limit, e.g. `allocations: 3, budget at most 2`.
+    pub broken: Vec<String>,
+    /// Everything the scope did.
+    pub usage: Usage,
+}
+
+impl fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "allocation budget exceeded: {}", self.broken.join("; "))
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
+
+impl BudgetExceeded {
+    /// The full failure message: the broken limits, the call sites, and the profile written.
+    pub fn report(&self, caller: &Location<'_>) -> String {
+        failure_message(
+            "allocation budget exceeded",
+            caller,
+            &self.broken,
+            &self.usage,
+        )
+    }
+}

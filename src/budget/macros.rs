@@ -1,0 +1,68 @@
+//! The assertion macros: [`assert_allocs!`](crate::assert_allocs),
+//! [`assert_no_alloc!`](crate::assert_no_alloc), [`assert_baseline!`](crate::assert_baseline).
+
+/// Asserts the number of allocations an expression makes on this thread and returns its
+/// value: `assert_allocs!(<= 2, expr)` or `assert_allocs!(== 2, expr)`. On failure it
+/// panics naming the call sites and writes the scope's profile under `target/allocsite/`.
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+///
+/// # fn main() {
+/// # if !allocsite::tracking_enabled() { return; }
+/// let text = allocsite::assert_allocs!(== 1, String::from("hello"));
+/// assert_eq!(text, "hello");
+/// # }
+/// ```
+#[macro_export]
+macro_rules! assert_allocs {
+    (<= $max:expr, $body:expr) => {
+        $crate::Budget::new().max_allocations($max).run(|| $body)
+    };
+    (== $count:expr, $body:expr) => {
+        $crate::Budget::new()
+            .exact_allocations($count)
+            .run(|| $body)
+    };
+}
+
+/// Asserts that an expression neither allocates nor reallocates on this thread, and
+/// returns its value. Reports after the expression (an allocation inside the allocator
+/// cannot panic); see [`abort_on_alloc`](crate::abort_on_alloc) for a hard stop.
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+///
+/// # fn main() {
+/// # if !allocsite::tracking_enabled() { return; }
+/// let sum = allocsite::assert_no_alloc!([1, 2, 3].iter().sum::<i32>());
+/// assert_eq!(sum, 6);
+/// # }
+/// ```
+#[macro_export]
+macro_rules! assert_no_alloc {
+    ($body:expr) => {
+        $crate::Budget::new()
+            .max_allocations(0)
+            .max_reallocations(0)
+            .run(|| $body)
+    };
+}
+
+/// Compares an expression's allocation figures with a committed baseline file, relative to
+/// the calling crate's root: `assert_baseline!("tests/baselines/parse.txt", parse(input))`.
+/// `ALLOCSITE_UPDATE_BASELINES=1` rewrites the file.
+#[macro_export]
+macro_rules! assert_baseline {
+    ($path:expr, $body:expr) => {
+        $crate::Baseline::new(::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join($path))
+            .run(|| $body)
+    };
+    ($path:expr, tolerance_percent = $tolerance:expr, $body:expr) => {
+        $crate::Baseline::new(::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join($path))
+            .tolerance_percent($tolerance)
+            .run(|| $body)
+    };
+}

@@ -1,0 +1,128 @@
+//! The frame-pointer walk (x86_64 and aarch64 Linux/Android): follows frame records with
+//! every read checked against the thread's stack bounds and every return address against
+//! the loaded modules' code, and the start-up probe that decides whether the walk is right
+//! in this build.
+
+use super::tables;
+use super::unwinder::MAX_FRAMES;
+
+mod code_ranges;
+mod stack_bounds;
+
+pub(super) const SUPPORTED: bool = true;
+
+/// Collects the loaded modules' code ranges (once); may allocate.
+pub(super) fn init_code_ranges() {
+    code_ranges::init();
+}
+
+/// The current frame pointer and stack pointer.
+#[inline(always)]
+fn registers() -> (usize, usize) {
+    let fp: usize;
+    let sp: usize;
+    // SAFETY: copies two registers into general registers; touches no memory.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!(
+            "mov {fp}, rbp",
+            "mov {sp}, rsp",
+            fp = out(reg) fp,
+            sp = out(reg) sp,
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    // SAFETY: as above.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        core::arch::asm!(
+            "mov {fp}, x29",
+            "mov {sp}, sp",
+            fp = out(reg) fp,
+            sp = out(reg) sp,
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    (fp, sp)
+}
+
+/// Removes pointer-authentication bits (aarch64 `pac-ret` code signs saved return
+/// addresses); Linux user-space code lives below 2^48.
+#[inline(always)]
+fn strip(ret: usize) -> usize {
+    if cfg!(target_arch = "aarch64") {
+        ret & ((1usize << 48) - 1)
+    } else {
+        ret
+    }
+}
+
+/// Inlined into [`super::capture`], so the frame pointer read is `capture`'s own.
+#[inline(always)]
+pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
+    let (fp, sp) = registers();
+    match stack_bounds::current() {
+        Some((lo, hi)) if lo <= sp && sp < hi => walk(fp, sp, hi, out),
+        // Unknown bounds, or running on an alternate (signal or coroutine) stack.
+        _ => tables::capture(out),
+    }
+}
+
+#[cfg(test)]
+pub(super) fn walk_for_test(
+    fp: usize,
+    lo: usize,
+    hi: usize,
+    out: &mut [usize; MAX_FRAMES],
+) -> usize {
+    walk(fp, lo, hi, out)
+}
+
+/// Follows frame records from `fp`, reading only inside `[lo, hi)`.
+#[inline(always)]
+fn walk(mut fp: usize, lo: usize, hi: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
+    const WORD: usize = core::mem::size_of::<usize>();
+    let ranges = code_ranges::get();
+    let mut n = 0;
+    while n < MAX_FRAMES {
+        if fp < lo || fp & 0xf != 0 || fp > hi.saturating_sub(2 * WORD) {
+            break;
+        }
+        // SAFETY: `[lo, hi)` runs from our own stack pointer to the base of this thread's
+        // stack, which is mapped and readable; `fp .. fp + 16` lies inside it and is
+        // aligned (checked just above).
+        let (next, ret) = unsafe {
+            (
+                core::ptr::read(fp as *const usize),
+                core::ptr::read((fp + WORD) as *const usize),
+            )
+        };
+        let ret = strip(ret);
+        if ret < 4096 || ranges.is_some_and(|r| !r.contains(ret)) {
+            break;
+        }
+        out[n] = ret;
+        n += 1;
+        if next <= fp {
+            // The outermost frame has a zero frame pointer; anything not growing toward
+            // the stack base is garbage.
+            break;
+        }
+        fp = next;
+    }
+    n
+}
+
+/// `fp[0]` is the return address into `probe_inner` after its first `capture` call, and
+/// `fp[1..4]` the returns into `probe_middle`, `probe_outer` and `probe_agrees`. The
+/// tables' stack must contain `fp[1..4]` in order, right after a return address into
+/// `probe_inner` close to `fp[0]` (its second `capture` call).
+pub(super) fn agrees(fp: &[usize], bt: &[usize]) -> bool {
+    if fp.len() < 4 {
+        return false;
+    }
+    let Some(j) = bt.iter().position(|&a| a == fp[1]) else {
+        return false;
+    };
+    j >= 1 && bt.len() >= j + 3 && fp[1..4] == bt[j..j + 3] && bt[j - 1].abs_diff(fp[0]) < 256
+}

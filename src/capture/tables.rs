@@ -1,0 +1,41 @@
+//! The platform unwinder (libgcc's `_Unwind_Backtrace` on Linux) through the `backtrace`
+//! crate: always correct, microseconds per stack.
+
+use super::runtime_entry::is_stop;
+use super::unwinder::MAX_FRAMES;
+
+/// Captures with `backtrace`'s unsynchronized tracer. Inlined into [`super::capture`].
+#[inline(always)]
+pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
+    // Frames of the tracer itself (called from here) have a stack address at or below
+    // this local; skip them.
+    let marker = 0u8;
+    let here = core::hint::black_box(&marker) as *const u8 as usize;
+    let mut n = 0;
+    let mut record = |frame: &backtrace::Frame| {
+        if (frame.sp() as usize) <= here && !frame.sp().is_null() {
+            return true;
+        }
+        let ip = frame.ip() as usize;
+        if ip == 0 {
+            return false;
+        }
+        match out.get_mut(n) {
+            Some(slot) => *slot = ip,
+            None => return false,
+        }
+        n += 1;
+        // Keep the entry frame itself (the bottom trim looks for it), then stop.
+        n < MAX_FRAMES && !is_stop(ip)
+    };
+    #[cfg(unix)]
+    // SAFETY: `trace_unsynchronized` is unsafe only because it does not serialize callers;
+    // on Unix it is `_Unwind_Backtrace`, which is thread-safe and does not use the Rust
+    // allocator. The callback cannot panic (it never indexes out of bounds).
+    unsafe {
+        backtrace::trace_unsynchronized(&mut record)
+    };
+    #[cfg(not(unix))]
+    backtrace::trace(&mut record);
+    n
+}

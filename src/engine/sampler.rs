@@ -1,0 +1,169 @@
+//! Byte-based Poisson sampling: which allocations get their stack captured, and the weight
+//! that makes per-site estimates unbiased.
+//!
+//! This module owns the whole countdown: the per-thread [`Countdown`] (kept inside the
+//! thread's state), its fast-path test [`Countdown::due`] and its slow-path decision
+//! [`Countdown::decide`], and the process-wide session figures they read.
+//!
+//! Conceptually every allocated byte is a sampling opportunity with probability `1/R`
+//! (`R` = `sample_bytes`). Each thread keeps the distance to the next sampled byte in its
+//! [`Countdown`], drawn from an exponential distribution with mean `R`; an allocation of `s` bytes subtracts `s` and is
+//! sampled when the distance runs out. So an allocation is sampled with probability
+//! `p(s) = 1 - exp(-s/R)`, independently of the others (the exponential is memoryless, so
+//! after a sample the next distance is a fresh draw). Each sampled allocation stands for
+//! `1/p(s)` allocations and `s/p(s)` bytes (the Horvitz–Thompson estimator): the expected
+//! sum over sampled allocations equals the exact sum. Weights are applied per allocation,
+//! before aggregating, because scaling per-site sums by an average size is biased.
+//!
+//! Expected error: a site's byte estimate has variance `Σ s·(R·(1-p)/p)`, about `R·B` for a
+//! site of `B` bytes made of allocations much smaller than `R`, so its relative standard
+//! error is about `sqrt(R/B)`: ±10% needs `B ≳ 100·R` (100 expected samples) at one sigma.
+//! Allocations much larger than `R` are caught almost surely and contribute no error.
+//!
+//! `R = 1` is special: every allocation is recorded with weight 1 (exact mode).
+//!
+//! The generator is xorshift64* seeded per thread from the session seed and a thread
+//! counter; with a fixed seed a single-threaded program samples identically on every run.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// The profiling session now sampling (0: none). Threads compare it with the session their
+/// countdown was drawn for and redraw when it changed.
+static SESSION: AtomicU32 = AtomicU32::new(0);
+/// Mean bytes between samples for the running session.
+static SAMPLE_BYTES: AtomicU64 = AtomicU64::new(0);
+static SEED: AtomicU64 = AtomicU64::new(0);
+static THREAD_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Starts sampling for a new session. Relaxed stores suffice: a thread that still sees the
+/// old session for a few allocations simply does not sample them yet, and `SESSION` is
+/// stored last so a thread that sees the new session also finds its rate and seed
+/// (the release/acquire pair below orders them).
+pub(crate) fn begin_session(session: u32, sample_bytes: u64, seed: u64) {
+    SAMPLE_BYTES.store(sample_bytes.max(1), Relaxed);
+    SEED.store(seed, Relaxed);
+    THREAD_COUNTER.store(0, Relaxed);
+    SESSION.store(session, std::sync::atomic::Ordering::Release);
+}
+
+pub(crate) fn end_session() {
+    SESSION.store(0, Relaxed);
+}
+
+/// The profiling session now sampling (0: none).
+#[inline(always)]
+pub(crate) fn session() -> u32 {
+    SESSION.load(Relaxed)
+}
+
+/// One thread's sampling state: the bytes left until its next sample, the session that
+/// distance was drawn for, and its random generator. Lives inside the thread's state; only
+/// its thread touches it.
+pub(crate) struct Countdown {
+    bytes_left: Cell<i64>,
+    session: Cell<u32>,
+    random_state: Cell<u64>,
+}
+
+impl Countdown {
+    pub(crate) const fn new() -> Self {
+        Countdown {
+            bytes_left: Cell::new(0),
+            session: Cell::new(0),
+            random_state: Cell::new(0),
+        }
+    }
+
+    /// The fast-path test: moves the countdown by `size` and says whether it ran out (or
+    /// belongs to an older session), in which case [`Countdown::decide`] must be called.
+    #[inline(always)]
+    pub(crate) fn due(&self, size: usize) -> bool {
+        let session = SESSION.load(Relaxed);
+        if session == 0 {
+            return false;
+        }
+        let left = self.bytes_left.get() - size as i64;
+        self.bytes_left.set(left);
+        left <= 0 || self.session.get() != session
+    }
+
+    /// Called on the slow path when [`Countdown::due`] said so (or inside a scope, where
+    /// every allocation takes the slow path). Returns the allocation's weight (`1/p`) when it
+    /// is sampled, or `None`.
+    pub(crate) fn decide(&self, size: usize, session: u32) -> Option<f64> {
+        if session == 0 {
+            return None;
+        }
+        // Pairs with the release store in `begin_session`: the rate and seed read below are
+        // the ones stored for `session`.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        let rate = SAMPLE_BYTES.load(Relaxed);
+        if rate <= 1 {
+            return Some(1.0);
+        }
+        let rate = rate as f64;
+        if self.session.get() != session {
+            // A fresh countdown for this session, started just before this allocation.
+            self.session.set(session);
+            let index = THREAD_COUNTER.fetch_add(1, Relaxed);
+            self.random_state.set(
+                splitmix64(SEED.load(Relaxed) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1,
+            );
+            let left = self.draw_distance(rate) - size as i64;
+            self.bytes_left.set(left);
+            if left > 0 {
+                return None;
+            }
+        } else if self.bytes_left.get() > 0 {
+            return None;
+        }
+        self.bytes_left.set(self.draw_distance(rate));
+        Some(weight(size, rate))
+    }
+
+    /// An exponential draw with mean `rate`, at least 1.
+    fn draw_distance(&self, rate: f64) -> i64 {
+        let random = self.next_random();
+        // 53 random bits → uniform in (0, 1]; -ln(u) is exponential with mean 1.
+        let uniform = ((random >> 11) as f64 + 1.0) * (1.0 / (1u64 << 53) as f64);
+        ((-uniform.ln() * rate) as i64).max(1)
+    }
+
+    fn next_random(&self) -> u64 {
+        let mut x = self.random_state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.random_state.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// `1/p(s)` with `p(s) = 1 - exp(-s/R)`; `exp_m1` keeps precision for `s ≪ R`.
+pub(crate) fn weight(size: usize, rate: f64) -> f64 {
+    let probability = -(-(size as f64) / rate).exp_m1();
+    1.0 / probability
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_is_inverse_probability() {
+        let rate = 1000.0;
+        assert!((weight(1000, rate) - 1.0 / (1.0 - (-1.0f64).exp())).abs() < 1e-9);
+        // Huge blocks are certain to be sampled.
+        assert!((weight(1 << 30, rate) - 1.0).abs() < 1e-9);
+        // Tiny blocks stand for about R/s allocations.
+        assert!((weight(1, rate) - 1000.5).abs() < 0.01);
+    }
+}

@@ -1,0 +1,124 @@
+//! Opening a budget scope around a closure, and closing it on every exit path.
+
+use std::sync::Mutex;
+
+use crate::engine::recorder;
+use crate::engine::stats::check_installed;
+use crate::engine::thread::{self as thread_state, set_spanning_scope, untracked};
+use crate::error::Error;
+use crate::symbolize::runtime_entry::learn_runtime_entry;
+
+use super::table::{ClosedScope, OnAllocation, ScopeCounts, SiteUsage};
+
+/// Serialises thread-spanning scopes: new threads can join only one of them.
+static SPANNING: Mutex<()> = Mutex::new(());
+
+/// How a scope is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ScopeOptions {
+    /// Threads that start while the scope is open join it (`measure_with_spawned_threads`).
+    pub(crate) spanning: bool,
+    /// What an allocation inside the scope does.
+    pub(crate) on_allocation: OnAllocation,
+}
+
+/// One call site of a closed scope: its captured stack and what it allocated.
+pub(crate) struct ScopeSite<'a> {
+    pub(crate) stack: &'a [usize],
+    pub(crate) usage: SiteUsage,
+}
+
+/// Runs `work` inside a new scope. When it returns, `report` turns the scope's exact counts
+/// and its call sites into the caller's result; it runs outside every scope (an enclosing
+/// scope counts what the closure did, not allocsite's report of it). The scope is closed
+/// even if `work` panics.
+pub(crate) fn run<R, U>(
+    options: ScopeOptions,
+    work: impl FnOnce() -> R,
+    report: impl FnOnce(&ScopeCounts, &[ScopeSite<'_>]) -> U,
+) -> Result<(R, U), Error> {
+    check_installed()?;
+    let parent = thread_state::with(|thread| thread.scope());
+    let _spanning = match options.spanning {
+        true if parent != 0 => return Err(Error::NestedSpanningScope),
+        true => Some(SPANNING.lock().unwrap_or_else(|poison| poison.into_inner())),
+        false => None,
+    };
+    if parent == 0 {
+        // Learn where this thread's stack enters user code, so captures can stop there
+        // (cheap after the first time: the symbolizer's caches are warm).
+        untracked(learn_runtime_entry);
+    }
+    let id = untracked(|| recorder::lock().scopes.open(parent, options.on_allocation));
+    let mut guard = Close {
+        id,
+        parent,
+        spanning: options.spanning,
+        closed: None,
+    };
+    if guard.spanning {
+        set_spanning_scope(id);
+    }
+    thread_state::with(|thread| thread.set_scope(id));
+    let value = work();
+    guard.close();
+    thread_state::with(|thread| thread.set_scope(0));
+    let closed = guard
+        .closed
+        .as_ref()
+        .expect("a scope is open until closed here");
+    // Copy the stacks out of the recorder untracked, build the report tracked, then free the
+    // untracked copies untracked.
+    let stacks: Vec<(Box<[usize]>, SiteUsage)> = untracked(|| {
+        let recorder = recorder::lock();
+        closed
+            .sites
+            .iter()
+            .map(|(site, usage)| (recorder.sites.stack(*site).into(), *usage))
+            .collect()
+    });
+    let sites: Vec<ScopeSite<'_>> = untracked(|| {
+        stacks
+            .iter()
+            .map(|(stack, usage)| ScopeSite {
+                stack,
+                usage: *usage,
+            })
+            .collect()
+    });
+    let result = report(&closed.counts, &sites);
+    untracked(|| drop(sites));
+    untracked(|| drop(stacks));
+    thread_state::with(|thread| thread.set_scope(parent));
+    Ok((value, result))
+}
+
+/// Closes the scope on every exit path, including a panic in `work`.
+struct Close {
+    id: u64,
+    parent: u64,
+    spanning: bool,
+    closed: Option<ClosedScope>,
+}
+
+impl Close {
+    fn close(&mut self) {
+        if self.spanning {
+            set_spanning_scope(0);
+        }
+        thread_state::with(|thread| thread.set_scope(self.parent));
+        let id = self.id;
+        self.closed = untracked(|| recorder::lock().scopes.close(id));
+    }
+}
+
+impl Drop for Close {
+    fn drop(&mut self) {
+        if self.closed.is_none() {
+            self.close();
+        }
+        if let Some(closed) = self.closed.take() {
+            untracked(|| drop(closed));
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! [`ProfilerBuilder`]: what a profile samples and which files it writes.
+
+use std::path::PathBuf;
+
+use crate::report::folded::FoldedMetric;
+use crate::report::output::{DEFAULT_DHAT_OUTPUT, Outputs};
+
+/// Mean bytes between sampled allocations when nothing else is configured.
+///
+/// Chosen by measurement (BENCHMARKS.md, "Choosing the default sample rate"): at 64 KiB a
+/// site holding 5% of a 1 GB workload's bytes is estimated within a few percent, while the
+/// stack captures cost about one capture per 64 KiB allocated — a few percent of the time of
+/// the allocations themselves with the frame-pointer walk, more without it.
+pub const DEFAULT_SAMPLE_BYTES: u64 = 64 * 1024;
+
+/// The file name written when no output is configured.
+pub const DEFAULT_OUTPUT: &str = DEFAULT_DHAT_OUTPUT;
+
+/// Configures and starts a [`Profiler`]. Environment variables override what the code sets,
+/// so a rate or path can change without recompiling:
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `ALLOCSITE_SAMPLE_BYTES` | mean bytes between samples; `1` records every allocation |
+/// | `ALLOCSITE_OUTPUT` | DHAT JSON path; empty for none |
+/// | `ALLOCSITE_HTML` | self-contained HTML report path |
+/// | `ALLOCSITE_FOLDED` | folded-stacks path |
+/// | `ALLOCSITE_FOLDED_METRIC` | `total-bytes`, `total-blocks`, `peak-bytes` or `end-bytes` |
+/// | `ALLOCSITE_SEED` | sampling seed (a number) |
+/// | `ALLOCSITE_SUMMARY` | `0` to not print the summary to stderr |
+/// | `ALLOCSITE_TRIM` | `both` (default), `top`, `bottom` or `none` |
+///
+/// ```
+/// #[global_allocator]
+/// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+///
+/// # fn main() {
+/// let dir = std::env::temp_dir().join(format!("allocsite-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let profiler = allocsite::Profiler::builder()
+///     .sample_bytes(1)
+///     .output(dir.join("profile.json"))
+///     .summary(false)
+///     .start()
+///     .unwrap();
+/// let data: Vec<u64> = (0..1000).collect();
+/// drop(data);
+/// match profiler.finish() {
+///     Ok(report) => assert_eq!(report.written, vec![dir.join("profile.json")]),
+///     Err(error) => assert_eq!(error, allocsite::Error::TrackingDisabled),
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `start` is called"]
+// Without the `track` feature the configuration is accepted but never read.
+#[cfg_attr(not(feature = "track"), allow(dead_code))]
+pub struct ProfilerBuilder {
+    pub(crate) sample_bytes: u64,
+    pub(crate) outputs: Outputs,
+    pub(crate) trim_top: bool,
+    pub(crate) trim_bottom: bool,
+    pub(crate) seed: u64,
+    pub(crate) summary: bool,
+    pub(crate) summary_sites: usize,
+}
+
+impl Default for ProfilerBuilder {
+    fn default() -> Self {
+        ProfilerBuilder {
+            sample_bytes: DEFAULT_SAMPLE_BYTES,
+            outputs: Outputs::default(),
+            trim_top: true,
+            trim_bottom: true,
+            seed: 0x5EED,
+            summary: true,
+            summary_sites: 10,
+        }
+    }
+}
+
+impl ProfilerBuilder {
+    /// Mean bytes between sampled allocations; `1` records every allocation exactly.
+    pub fn sample_bytes(mut self, bytes: u64) -> Self {
+        self.sample_bytes = bytes.max(1);
+        self
+    }
+
+    /// Where to write the DHAT JSON (default `allocsite-profile.json`).
+    pub fn output(mut self, path: impl Into<PathBuf>) -> Self {
+        self.outputs.dhat = Some(path.into());
+        self
+    }
+
+    /// Writes no DHAT JSON (for example when only the HTML report is wanted).
+    pub fn no_json(mut self) -> Self {
+        self.outputs.dhat = None;
+        self
+    }
+
+    /// Also writes a self-contained HTML report (the viewer with the data inside).
+    pub fn html(mut self, path: impl Into<PathBuf>) -> Self {
+        self.outputs.html = Some(path.into());
+        self
+    }
+
+    /// Also writes folded stacks carrying `metric`, for `inferno-flamegraph`/`flamegraph.pl`.
+    pub fn folded(mut self, path: impl Into<PathBuf>, metric: FoldedMetric) -> Self {
+        self.outputs.folded = Some((path.into(), metric));
+        self
+    }
+
+    /// Drop allocsite's and the allocator machinery's frames from the top of stacks (default on).
+    pub fn trim_top(mut self, trim: bool) -> Self {
+        self.trim_top = trim;
+        self
+    }
+
+    /// Drop the runtime frames below `main` / the thread entry (default on).
+    pub fn trim_bottom(mut self, trim: bool) -> Self {
+        self.trim_bottom = trim;
+        self
+    }
+
+    /// The sampling seed: the same seed samples a single-threaded program identically.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Print the summary to stderr when the profile ends (default on).
+    pub fn summary(mut self, print: bool) -> Self {
+        self.summary = print;
+        self
+    }
+
+    /// How many call sites the summary lists (default 10).
+    pub fn summary_sites(mut self, count: usize) -> Self {
+        self.summary_sites = count;
+        self
+    }
+}

@@ -1,0 +1,117 @@
+//! Writing a finished profile: symbolize its sites, write every configured output
+//! atomically, print the summary, and say what was written ([`ProfileReport`]).
+//!
+//! Everything that allocates for the report runs untracked, so the report's own
+//! allocations are never counted as the program's. Values that cross back to the caller
+//! (the [`ProfileReport`], error messages) are cloned outside the untracked section and the
+//! untracked originals dropped inside it, so no block is allocated untracked and freed
+//! tracked (which would unbalance the exact counters).
+
+use std::path::PathBuf;
+
+/// What a finished profile wrote and its headline figures.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ProfileReport {
+    /// Files written, in the order DHAT JSON, HTML, folded.
+    pub written: Vec<PathBuf>,
+    /// Total bytes allocated (an estimate when `sampled`).
+    pub total_bytes: f64,
+    /// Total blocks allocated (an estimate when `sampled`).
+    pub total_blocks: f64,
+    /// Bytes live at the global peak.
+    pub peak_bytes: f64,
+    /// Bytes still live at the end.
+    pub end_bytes: f64,
+    /// Distinct call sites (program points) after merging.
+    pub sites: usize,
+    /// Allocations whose stacks were captured.
+    pub samples: u64,
+    /// True when the figures are sampled estimates.
+    pub sampled: bool,
+}
+
+#[cfg(feature = "track")]
+pub(crate) use writing::write_outputs;
+
+#[cfg(feature = "track")]
+mod writing {
+    use std::path::PathBuf;
+
+    use super::ProfileReport;
+    use crate::engine::recorder::session::FinishedSession;
+    use crate::engine::thread::untracked;
+    use crate::error::Error;
+    use crate::profiler::builder::ProfilerBuilder;
+    use crate::report::output::Output;
+    use crate::report::profile::Profile;
+    use crate::report::summary;
+    use crate::report::write::write_atomically;
+    use crate::symbolize::trim::TrimOptions;
+
+    /// Writes the outputs `config` asks for from a finished session of process `pid`,
+    /// started by `command`, and prints the summary.
+    pub(crate) fn write_outputs(
+        finished: FinishedSession,
+        config: &ProfilerBuilder,
+        command: &str,
+        pid: u32,
+    ) -> Result<ProfileReport, Error> {
+        let targets: Vec<(PathBuf, Output)> = config.outputs.targets();
+        let trim = TrimOptions {
+            top: config.trim_top,
+            bottom: config.trim_bottom,
+        };
+        let outcome = untracked(|| {
+            let profile = Profile::build(finished, trim, command.to_owned(), pid);
+            let mut failure = None;
+            let mut written = Vec::new();
+            for (index, (path, output)) in targets.iter().enumerate() {
+                match write_atomically(path, |out| output.write(&profile, out)) {
+                    Ok(()) => written.push(index),
+                    Err(reason) => {
+                        eprintln!("allocsite: could not write {}: {reason}", path.display());
+                        failure.get_or_insert((index, reason.to_string()));
+                    }
+                }
+            }
+            if config.summary {
+                let names: Vec<String> = written
+                    .iter()
+                    .map(|&i| targets[i].0.display().to_string())
+                    .collect();
+                let _ = summary::write(
+                    &profile,
+                    config.summary_sites,
+                    &names,
+                    &mut std::io::stderr().lock(),
+                );
+            }
+            let numbers = ProfileReport {
+                written: Vec::new(),
+                total_bytes: profile.total(|s| s.total_bytes).round(),
+                total_blocks: profile.total(|s| s.total_blocks).round(),
+                peak_bytes: profile.total(|s| s.peak_bytes).round(),
+                end_bytes: profile.total(|s| s.live_bytes).round(),
+                sites: profile.sites.len(),
+                samples: profile.samples,
+                sampled: profile.sampled(),
+            };
+            (numbers, written, failure)
+        });
+        // Copy out what the caller keeps, then free the untracked originals untracked.
+        let (numbers, written, failure) = &outcome;
+        let result = match failure {
+            Some((index, reason)) => Err(Error::Write {
+                path: targets[*index].0.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(ProfileReport {
+                written: written.iter().map(|&i| targets[i].0.clone()).collect(),
+                ..numbers.clone()
+            }),
+        };
+        untracked(|| drop(outcome));
+        result
+    }
+}

@@ -1,0 +1,56 @@
+//! Turning captured return addresses into named, trimmed frames, when a report is written.
+//!
+//! [`Symbolizer`] resolves each distinct address once with [`backtrace::resolve`] (DWARF line
+//! tables through `gimli`/`addr2line`) and caches the result. One address can expand into
+//! several [`Frame`]s when functions were inlined into each other; all of them carry the
+//! original return address.
+//!
+//! # Return addresses
+//!
+//! A captured address is where the call *returns to*, one instruction after the call.
+//! `backtrace::resolve` already subtracts one from the address it is given before looking it
+//! up (see `adjust_ip` in backtrace-rs), so the raw return address is passed as is and the line
+//! reported is the call's. [`Frame::address`] is the unmodified return address.
+//!
+//! # Trimming ([`TrimOptions`])
+//!
+//! - **top**: everything from the innermost frame down to and including the outermost frame of
+//!   the allocation machinery is dropped: allocsite's own functions (except its tests),
+//!   `__rust_alloc`/`__rdl_*`/`__rg_*`/`__rustc::*` shims, `alloc::alloc::*`, `std::alloc::*`,
+//!   `GlobalAlloc`/`Allocator` impls, and the `backtrace`/`_Unwind_*` frames of a table-based
+//!   capture. Callers such as `alloc::raw_vec::*` or `alloc::string::*` stay: they say *why*
+//!   memory was asked for ("Vec growth").
+//! - **bottom**: the runtime below the user's `main` or thread closure is dropped: the first
+//!   (innermost) `__rust_begin_short_backtrace` frame and everything outside it; failing that,
+//!   the first frame of `std::rt::lang_start*`, C `main`, `__libc_start_*`, `_start`,
+//!   `start_thread`, `clone`/`clone3` or std's thread-start machinery. `FnOnce::call_once` shims
+//!   directly above the cut go too.
+//! - If trimming removes every frame, [`Symbolizer::frames`] returns the single innermost frame
+//!   that survived the top trim (for instance `std::rt::lang_start_internal` for memory the
+//!   runtime asks for before `main`), or, if the top trim removed everything, the outermost
+//!   frame. It never returns an empty `Vec` for a non-empty stack.
+//!
+//! # Deliberately not done
+//!
+//! - No symbolization on the hot path, and no symbol cache shared between `Symbolizer`s
+//!   (`backtrace` keeps its own cache of parsed debug info process-wide).
+//! - Frames are trimmed by name, not by comparing against a reference stack as dhat-rs does, so
+//!   the result does not depend on where the profiler was started.
+
+pub(crate) mod frame;
+pub(crate) mod resolve;
+pub(crate) mod runtime_entry;
+pub(crate) mod trim;
+
+/// Hooks for `benches/stack_capture.rs`, re-exported as `allocsite::__bench`. Not public API.
+#[doc(hidden)]
+pub mod bench {
+    pub use super::frame::Frame;
+    pub use super::trim::TrimOptions;
+
+    /// Symbolizes `ips` with a fresh [`Symbolizer`](super::resolve::Symbolizer), so every
+    /// address is resolved once.
+    pub fn frames_uncached(ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
+        super::resolve::Symbolizer::new().frames(ips, trim)
+    }
+}

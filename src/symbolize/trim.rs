@@ -1,0 +1,251 @@
+//! Trimming a symbolized stack: allocsite's and the allocator's frames on top, the runtime
+//! below `main` or the thread entry (the rules are in the module docs of `symbolize`).
+
+use super::frame::Frame;
+
+/// Which ends of a stack [`Symbolizer::frames`] trims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrimOptions {
+    /// Drop allocsite's own frames and the allocator machinery at the innermost end.
+    pub top: bool,
+    /// Drop the runtime frames below the user's `main` or thread entry.
+    pub bottom: bool,
+}
+
+impl Default for TrimOptions {
+    fn default() -> Self {
+        TrimOptions {
+            top: true,
+            bottom: true,
+        }
+    }
+}
+
+/// Applies [`TrimOptions`] to a symbolized stack (innermost first); see the module docs.
+pub(super) fn trim_frames(mut all: Vec<Frame>, trim: TrimOptions) -> Vec<Frame> {
+    if all.is_empty() {
+        return all;
+    }
+    let start = if trim.top { top_cut(&all) } else { 0 };
+    let end = if trim.bottom {
+        bottom_cut(&all[start..]) + start
+    } else {
+        all.len()
+    };
+    if start < end {
+        all.truncate(end);
+        all.drain(..start);
+        all
+    } else {
+        let keep = if start < all.len() {
+            start
+        } else {
+            all.len() - 1
+        };
+        vec![all.swap_remove(keep)]
+    }
+}
+
+/// Index of the first frame to keep after dropping the allocation machinery on top.
+///
+/// Only the leading run of machinery and library frames is looked at: allocsite frames
+/// further down the stack (a budget scope's `measure`, which called the user's closure)
+/// are the caller's context, and cutting at them would drop the user's frames above.
+fn top_cut(frames: &[Frame]) -> usize {
+    let mut cut = 0;
+    for (index, frame) in frames.iter().enumerate() {
+        if is_machinery(&frame.function)
+            || frame.file.as_deref().is_some_and(is_allocator_entry_file)
+        {
+            cut = index + 1;
+        } else if !frame.is_library_frame() {
+            break;
+        }
+    }
+    cut
+}
+
+/// The files of std's allocator entry points (`alloc::alloc::alloc`, `realloc`, …), which
+/// release builds with line-tables-only debug info name without their module path.
+fn is_allocator_entry_file(path: &str) -> bool {
+    path.ends_with("alloc/src/alloc.rs") || path.ends_with("std/src/alloc.rs")
+}
+
+/// Index one past the last frame to keep after dropping the runtime at the bottom.
+fn bottom_cut(frames: &[Frame]) -> usize {
+    let cut = frames
+        .iter()
+        .position(|f| f.function.contains("__rust_begin_short_backtrace"))
+        .or_else(|| frames.iter().position(|f| is_runtime(&f.function)));
+    let Some(mut cut) = cut else {
+        return frames.len();
+    };
+    while cut > 0 && is_call_once_shim(&frames[cut - 1].function) {
+        cut -= 1;
+    }
+    cut
+}
+
+/// Allocator machinery and allocsite itself (see the module docs).
+fn is_machinery(function: &str) -> bool {
+    let f = function.strip_prefix('<').unwrap_or(function);
+    if f.starts_with("allocsite::") {
+        return !f.contains("::tests::");
+    }
+    const PREFIXES: &[&str] = &[
+        "__rust_alloc",
+        "__rust_realloc",
+        "__rust_dealloc",
+        "__rust_alloc_zeroed",
+        "__rdl_",
+        "__rg_",
+        "__rustc::",
+        "alloc::alloc::",
+        "std::alloc::",
+        "backtrace::",
+        "_Unwind_",
+    ];
+    PREFIXES.iter().any(|p| f.starts_with(p))
+        || function.contains(" as core::alloc::global::GlobalAlloc>::")
+        || function.contains(" as core::alloc::Allocator>::")
+}
+
+/// The frame where std enters the user's `main` or thread closure; everything below it is
+/// runtime.
+pub(super) fn is_runtime_entry(function: &str) -> bool {
+    function.contains("__rust_begin_short_backtrace") || function.contains("lang_start")
+}
+
+/// Runtime frames below `main` or a thread's entry (used when no
+/// `__rust_begin_short_backtrace` frame was found).
+fn is_runtime(function: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "std::rt::lang_start",
+        "__libc_start",
+        "_start",
+        "start_thread",
+        "clone",
+        "std::sys::pal::unix::thread::Thread::new::thread_start",
+        "std::sys::thread::unix::Thread::new::thread_start",
+    ];
+    function == "main"
+        || PREFIXES.iter().any(|p| function.starts_with(p))
+        || (function.starts_with("std::") && function.contains("thread_start"))
+}
+
+/// `FnOnce::call_once` shims that std puts between the runtime and user code.
+fn is_call_once_shim(function: &str) -> bool {
+    function.starts_with("core::ops::function::FnOnce::call_once")
+        || (function.starts_with('<')
+            && function.contains(" as core::ops::function::FnOnce<")
+            && function.contains(">>::call_once")
+            && !function.contains("::{{closure}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::symbolize::frame::tests::frame;
+
+    fn functions(frames: &[Frame]) -> Vec<&str> {
+        frames.iter().map(|f| f.function.as_str()).collect()
+    }
+
+    #[test]
+    fn top_trim_drops_machinery_and_keeps_vec_growth() {
+        let stack = vec![
+            frame("allocsite::stack::capture", None),
+            frame(
+                "<allocsite::Alloc<A> as core::alloc::global::GlobalAlloc>::alloc",
+                None,
+            ),
+            frame("__rustc::__rust_alloc", None),
+            frame("alloc::alloc::alloc", Some("alloc/src/alloc.rs")),
+            frame("alloc::raw_vec::finish_grow", Some("alloc/src/raw_vec.rs")),
+            frame("alloc::vec::Vec<T,A>::push", Some("alloc/src/vec/mod.rs")),
+            frame("app::work", Some("src/main.rs")),
+            frame("app::main", Some("src/main.rs")),
+            frame(
+                "core::ops::function::FnOnce::call_once",
+                Some("core/src/ops/function.rs"),
+            ),
+            frame(
+                "std::sys::backtrace::__rust_begin_short_backtrace",
+                Some("std/src/sys/backtrace.rs"),
+            ),
+            frame("std::rt::lang_start::{{closure}}", Some("std/src/rt.rs")),
+            frame("std::rt::lang_start_internal", Some("std/src/rt.rs")),
+            frame("main", None),
+            frame("__libc_start_call_main", None),
+            frame("_start", None),
+        ];
+        let both = trim_frames(stack.clone(), TrimOptions::default());
+        assert_eq!(
+            functions(&both),
+            [
+                "alloc::raw_vec::finish_grow",
+                "alloc::vec::Vec<T,A>::push",
+                "app::work",
+                "app::main"
+            ]
+        );
+        let top = trim_frames(
+            stack.clone(),
+            TrimOptions {
+                top: true,
+                bottom: false,
+            },
+        );
+        assert_eq!(top.len(), stack.len() - 4);
+        let bottom = trim_frames(
+            stack.clone(),
+            TrimOptions {
+                top: false,
+                bottom: true,
+            },
+        );
+        assert_eq!(functions(&bottom).last(), Some(&"app::main"));
+        assert_eq!(bottom.len(), 8);
+        assert!(both[0].is_library_frame());
+        assert!(!both[2].is_library_frame());
+    }
+
+    #[test]
+    fn bottom_trim_of_a_spawned_thread() {
+        let stack = vec![
+            frame("app::worker::{{closure}}", Some("src/main.rs")),
+            frame(
+                "std::sys::backtrace::__rust_begin_short_backtrace",
+                Some("std/src/sys/backtrace.rs"),
+            ),
+            frame(
+                "std::thread::Builder::spawn_unchecked_::{{closure}}::{{closure}}",
+                Some("std/src/thread/mod.rs"),
+            ),
+            frame(
+                "std::sys::pal::unix::thread::Thread::new::thread_start",
+                Some("std/src/sys/pal/unix/thread.rs"),
+            ),
+            frame("start_thread", None),
+            frame("clone3", None),
+        ];
+        let kept = trim_frames(stack, TrimOptions::default());
+        assert_eq!(functions(&kept), ["app::worker::{{closure}}"]);
+    }
+
+    #[test]
+    fn everything_trimmed_keeps_one_frame() {
+        // Memory the runtime asks for before `main`.
+        let stack = vec![
+            frame("__rustc::__rust_alloc", None),
+            frame("std::rt::lang_start_internal", Some("std/src/rt.rs")),
+            frame("main", None),
+        ];
+        let kept = trim_frames(stack.clone(), TrimOptions::default());
+        assert_eq!(functions(&kept), ["std::rt::lang_start_internal"]);
+        // Only machinery: the outermost frame stays.
+        let kept = trim_frames(stack[..1].to_vec(), TrimOptions::default());
+        assert_eq!(functions(&kept), ["__rustc::__rust_alloc"]);
+        assert!(trim_frames(Vec::new(), TrimOptions::default()).is_empty());
+    }
+}
