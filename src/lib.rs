@@ -21,7 +21,6 @@
 //!
 //! ARCHITECTURE.md in the repository maps the modules.
 
-#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 // The public API.

@@ -62,9 +62,12 @@ pub struct ThreadStats {
 
 /// Process-wide counters.
 ///
-/// Exact once the threads that allocated have finished (joined). Fails with
-/// [`Error::TrackingDisabled`] without the `track` feature and with [`Error::NotInstalled`]
-/// if [`crate::Alloc`] is not the global allocator — never a silent zero.
+/// Exact once the threads that allocated have finished (joined).
+///
+/// # Errors
+///
+/// [`Error::TrackingDisabled`] without the `track` feature and [`Error::NotInstalled`] if
+/// [`crate::Alloc`] is not the global allocator — never a silent zero.
 ///
 /// ```
 /// #[global_allocator]
@@ -83,7 +86,11 @@ pub fn stats() -> Result<Stats, Error> {
     backend::stats()
 }
 
-/// The calling thread's counters. Same errors as [`stats`].
+/// The calling thread's counters.
+///
+/// # Errors
+///
+/// As [`stats`].
 ///
 /// ```
 /// #[global_allocator]
@@ -107,6 +114,10 @@ pub fn thread_stats() -> Result<ThreadStats, Error> {
 
 /// Checks that tracking is compiled in and that [`crate::Alloc`] is the global allocator,
 /// by making one small allocation and seeing whether it was counted.
+///
+/// # Errors
+///
+/// [`Error::TrackingDisabled`] or [`Error::NotInstalled`].
 ///
 /// ```
 /// // No #[global_allocator] here, so this can only fail:

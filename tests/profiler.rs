@@ -295,6 +295,7 @@ fn bad_environment_values_are_named() {
     // SAFETY: the variable is only read by profiler starts, which this lock serialises.
     unsafe { std::env::set_var("ALLOCSITE_SAMPLE_BYTES", "lots") };
     let error = allocsite::Profiler::start().unwrap_err();
+    // SAFETY: as above.
     unsafe { std::env::remove_var("ALLOCSITE_SAMPLE_BYTES") };
     assert_eq!(
         error.to_string(),

@@ -82,8 +82,12 @@ impl Baseline {
             .collect()
     }
 
-    /// Compares `usage` with the file. `Err` lists each figure that grew (or says why the
-    /// file could not be used).
+    /// Compares `usage` with the file.
+    ///
+    /// # Errors
+    ///
+    /// One line per figure that grew, or one line saying why the file could not be read,
+    /// parsed or (with `ALLOCSITE_UPDATE_BASELINES`) written.
     pub fn check(&self, usage: &Usage) -> Result<(), Vec<String>> {
         if std::env::var_os("ALLOCSITE_UPDATE_BASELINES").is_some_and(|v| v != "0") {
             if let Some(parent) = self.path.parent() {
@@ -156,6 +160,11 @@ impl Baseline {
 
     /// Runs `work`, compares its usage with the baseline, and panics naming each figure
     /// that grew (with the call sites and the scope's profile).
+    ///
+    /// # Panics
+    ///
+    /// When a figure grew, the file cannot be used, or nothing can be measured (tracking
+    /// off, allocator not installed).
     #[track_caller]
     pub fn run<R>(&self, work: impl FnOnce() -> R) -> R {
         let caller = Location::caller();

@@ -70,7 +70,11 @@ impl Budget {
         self
     }
 
-    /// Checks `usage` against the limits; the error lists every figure over budget.
+    /// Checks `usage` against the limits.
+    ///
+    /// # Errors
+    ///
+    /// [`BudgetExceeded`] listing every figure over budget.
     ///
     /// ```
     /// #[global_allocator]
@@ -143,6 +147,11 @@ impl Budget {
     /// Runs `work`, checks its usage and panics with the details if the budget is broken
     /// (or cannot be checked). On failure the scope's profile is written under
     /// `target/allocsite/` and named in the message.
+    ///
+    /// # Panics
+    ///
+    /// When a limit is broken, or nothing can be measured (tracking off, allocator not
+    /// installed).
     #[track_caller]
     pub fn run<R>(&self, work: impl FnOnce() -> R) -> R {
         let caller = Location::caller();
@@ -188,5 +197,48 @@ impl BudgetExceeded {
             &self.broken,
             &self.usage,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(allocations: u64, bytes: u64, leaked: u64) -> Usage {
+        Usage {
+            allocations,
+            bytes_allocated: bytes,
+            peak_live_bytes: bytes,
+            leaked_blocks: leaked,
+            leaked_bytes: leaked * 8,
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn every_broken_limit_is_listed_and_kept_limits_are_not() {
+        let budget = Budget::new()
+            .max_allocations(2)
+            .max_bytes(100)
+            .max_peak_bytes(1000)
+            .no_leaks();
+        assert_eq!(budget.check(&usage(2, 100, 0)), Ok(()));
+        let broken = budget.check(&usage(3, 101, 1)).unwrap_err().broken;
+        assert_eq!(
+            broken,
+            [
+                "allocations: 3, budget at most 2",
+                "bytes allocated: 101, budget at most 100",
+                "leaked: 1 blocks / 8 bytes still live at the end, budget none",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_exact_count_fails_both_ways() {
+        let budget = Budget::new().exact_allocations(2);
+        assert!(budget.check(&usage(1, 0, 0)).is_err());
+        assert!(budget.check(&usage(2, 0, 0)).is_ok());
+        assert!(budget.check(&usage(3, 0, 0)).is_err());
     }
 }

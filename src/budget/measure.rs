@@ -10,8 +10,10 @@ use crate::error::Error;
 /// scope's peak includes the inner scope's. The inner `Usage` value itself is built outside
 /// every scope, so it is not counted (its later drop inside the outer scope counts as frees).
 ///
-/// Fails (without running `work`) with [`Error::TrackingDisabled`] or
-/// [`Error::NotInstalled`] when nothing could be measured.
+/// # Errors
+///
+/// Without running `work`: [`Error::TrackingDisabled`] without the `track` feature,
+/// [`Error::NotInstalled`] if [`crate::Alloc`] is not the global allocator.
 ///
 /// ```
 /// #[global_allocator]
@@ -38,6 +40,10 @@ pub fn measure<R>(work: impl FnOnce() -> R) -> Result<(R, Usage), Error> {
 /// scope can be open in the process at a time (others wait), so threads started by other
 /// tests meanwhile cannot join it; it must not be opened inside another scope.
 ///
+/// # Errors
+///
+/// As [`measure`], and [`Error::NestedSpanningScope`] inside another scope.
+///
 /// ```
 /// #[global_allocator]
 /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
@@ -57,6 +63,10 @@ pub fn measure_with_spawned_threads<R>(work: impl FnOnce() -> R) -> Result<(R, U
 /// Runs `work` in a strict no-allocation zone: an allocation on this thread prints its
 /// stack and aborts the process (a panic inside the allocator would be undefined
 /// behaviour). For a report instead of an abort, use [`assert_no_alloc!`](crate::assert_no_alloc).
+///
+/// # Errors
+///
+/// As [`measure`].
 ///
 /// ```
 /// #[global_allocator]

@@ -159,7 +159,7 @@ fn probe_inner(
 /// Hooks for `benches/stack_capture.rs` and `tests/stack_capture.rs`, re-exported as
 /// `allocsite::__bench`. Not public API.
 #[doc(hidden)]
-pub mod bench {
+pub(crate) mod bench {
     pub use super::unwinder::Unwinder;
 
     /// [`super::unwinder::MAX_FRAMES`].

@@ -189,3 +189,67 @@ pub(crate) fn peak(exact_live_bytes: u64, exact_live_blocks: u64) -> (u64, u64) 
     let blocks = PEAK_LIVE_BLOCKS.load(Relaxed).max(0) as u64;
     (bytes.max(exact_live_bytes), blocks.max(exact_live_blocks))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_since_a_base_subtract_field_by_field() {
+        let base = RawCounts {
+            allocations: 5,
+            deallocations: 4,
+            reallocations: 3,
+            bytes_allocated: 200,
+            bytes_freed: 100,
+        };
+        let mut now = base;
+        now.add(RawCounts {
+            allocations: 1,
+            bytes_allocated: 8,
+            ..RawCounts::default()
+        });
+        let delta = now.since(base);
+        assert_eq!(delta.allocations, 1);
+        assert_eq!(delta.bytes_allocated, 8);
+        assert_eq!(delta.deallocations, 0);
+    }
+
+    #[test]
+    fn a_released_block_is_adopted_again_and_keeps_its_sums() {
+        // Blocks are process-wide: take one, release it, and find it among the adoptable ones.
+        let block = adopt_block();
+        bump(&block.allocations, 7);
+        let sum_before = process_totals().allocations;
+        block.release();
+        assert_eq!(
+            process_totals().allocations,
+            sum_before,
+            "released blocks still count"
+        );
+        let mut adopted = Vec::new();
+        loop {
+            let next = adopt_block();
+            adopted.push(next);
+            if std::ptr::eq(next, block) {
+                break;
+            }
+            assert!(
+                adopted.len() < 10_000,
+                "the released block was never adopted again"
+            );
+        }
+        for other in adopted {
+            other.release();
+        }
+    }
+
+    #[test]
+    fn the_peak_is_never_below_the_exact_live_figures() {
+        publish_live_change(1000, 2);
+        let (bytes, blocks) = peak(0, 0);
+        assert!(bytes >= 1000 && blocks >= 2);
+        assert_eq!(peak(u64::MAX / 2, 9).0, u64::MAX / 2);
+        publish_live_change(-1000, -2);
+    }
+}

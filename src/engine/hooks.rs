@@ -180,3 +180,79 @@ pub(crate) fn on_realloc(
         new_pointer
     })
 }
+
+// These tests run with `Alloc` installed as the test binary's global allocator (lib.rs), so
+// every allocation below goes through the hooks above. Each test runs on its own thread
+// (libtest), and the figures it checks are that thread's own.
+#[cfg(test)]
+mod tests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::hint::black_box;
+
+    use crate::alloc::Alloc;
+    use crate::engine::stats::thread_stats;
+
+    #[test]
+    fn an_allocation_and_its_free_count_once_each() {
+        let before = thread_stats().unwrap();
+        drop(black_box(vec![7u8; 100]));
+        let after = thread_stats().unwrap();
+        assert_eq!(after.allocations - before.allocations, 1);
+        assert_eq!(after.deallocations - before.deallocations, 1);
+        assert_eq!(after.bytes_allocated - before.bytes_allocated, 100);
+        assert_eq!(after.bytes_freed - before.bytes_freed, 100);
+        assert_eq!(after.live_bytes, before.live_bytes);
+    }
+
+    #[test]
+    fn a_realloc_counts_one_more_block_of_the_new_size() {
+        let mut v: Vec<u8> = Vec::with_capacity(16);
+        let before = thread_stats().unwrap();
+        v.reserve_exact(black_box(48));
+        let after = thread_stats().unwrap();
+        assert_eq!(after.reallocations - before.reallocations, 1);
+        assert_eq!(after.allocations, before.allocations);
+        assert_eq!(after.bytes_allocated - before.bytes_allocated, 48);
+        assert_eq!(after.bytes_freed - before.bytes_freed, 16);
+        assert_eq!(after.live_bytes - before.live_bytes, 32);
+        drop(v);
+    }
+
+    /// An inner allocator that always fails.
+    struct Exhausted;
+
+    // SAFETY: never hands out memory; `dealloc` is never reached because nothing is allocated.
+    unsafe impl GlobalAlloc for Exhausted {
+        unsafe fn alloc(&self, _layout: Layout) -> *mut u8 {
+            std::ptr::null_mut()
+        }
+        unsafe fn dealloc(&self, _pointer: *mut u8, _layout: Layout) {}
+        unsafe fn realloc(&self, _: *mut u8, _: Layout, _: usize) -> *mut u8 {
+            std::ptr::null_mut()
+        }
+    }
+
+    #[test]
+    fn a_failed_allocation_or_realloc_is_returned_unchanged_and_not_counted() {
+        let failing = Alloc::new(Exhausted);
+        let layout = Layout::from_size_align(64, 8).unwrap();
+        let block = Alloc::system();
+        // SAFETY: a valid layout; the block from `System` is freed below with the same layout.
+        let real = unsafe { block.alloc(layout) };
+        let before = thread_stats().unwrap();
+        // SAFETY: `layout` is valid and non-zero; `real` came from the system allocator with
+        // `layout`, and a failed realloc leaves it valid.
+        unsafe {
+            assert!(failing.alloc(layout).is_null());
+            assert!(failing.alloc_zeroed(layout).is_null());
+            assert!(failing.realloc(real, layout, 128).is_null());
+        }
+        let after = thread_stats().unwrap();
+        assert_eq!(after.allocations, before.allocations);
+        assert_eq!(after.reallocations, before.reallocations);
+        assert_eq!(after.bytes_freed, before.bytes_freed);
+        // SAFETY: `real` is still the block `System` gave for `layout`.
+        unsafe { block.dealloc(real, layout) };
+        let _ = System;
+    }
+}

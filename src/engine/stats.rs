@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use super::counters;
 use super::thread as thread_state;
-use crate::{Error, Stats, ThreadStats};
+use crate::error::Error;
+use crate::stats::{Stats, ThreadStats};
 
 pub(crate) fn stats() -> Result<Stats, Error> {
     check_installed()?;

@@ -285,3 +285,71 @@ impl Drop for ExitNotice {
         STATE.with(|state| state.retire());
     }
 }
+
+// The lib's test binary has `Alloc` installed (lib.rs), so allocations here go through the
+// hooks and land in this thread's state.
+#[cfg(test)]
+mod tests {
+    use std::hint::black_box;
+
+    use super::*;
+
+    #[test]
+    fn untracked_allocations_are_not_counted_and_the_guard_nests() {
+        let counted = || with(|thread| thread.own_counts().allocations);
+        drop(black_box(Box::new(1u8))); // this thread has its counter block now
+        let before = counted();
+        untracked(|| {
+            drop(black_box(vec![1u8; 10]));
+            untracked(|| drop(black_box(vec![2u8; 10])));
+            assert!(
+                with(|thread| thread.is_busy()),
+                "the inner guard restored the outer one"
+            );
+        });
+        assert!(!with(|thread| thread.is_busy()));
+        assert_eq!(counted(), before);
+        drop(black_box(vec![3u8; 10]));
+        assert_eq!(counted(), before + 1);
+    }
+
+    #[test]
+    fn live_bytes_and_the_thread_peak_follow_allocations() {
+        drop(black_box(Box::new(1u8)));
+        let (live, peak) = with(|thread| (thread.live_bytes(), thread.peak_live_bytes()));
+        let big = black_box(vec![0u8; 1 << 20]);
+        let (grown, peaked) = with(|thread| (thread.live_bytes(), thread.peak_live_bytes()));
+        assert_eq!(grown - live, 1 << 20);
+        assert!(peaked >= peak.max(grown));
+        drop(big);
+        assert_eq!(with(|thread| thread.live_bytes()), live);
+        assert_eq!(with(|thread| thread.peak_live_bytes()), peaked);
+    }
+
+    #[test]
+    fn a_scope_takes_the_thread_off_the_fast_path() {
+        drop(black_box(Box::new(1u8)));
+        with(|thread| {
+            assert!(thread.fast_block().is_some());
+            thread.set_scope(42);
+            assert!(thread.fast_block().is_none());
+            assert_eq!(thread.scope(), 42);
+            thread.set_scope(0);
+            assert!(thread.fast_block().is_some());
+        });
+    }
+
+    #[test]
+    fn a_new_thread_gets_its_own_counters() {
+        std::thread::spawn(|| {
+            // std frees the spawn's own blocks here; this thread has allocated nothing yet.
+            let start = with(|thread| thread.own_counts());
+            assert_eq!(start.allocations, 0);
+            drop(black_box(vec![1u8; 3]));
+            let counts = with(|thread| thread.own_counts()).since(start);
+            assert_eq!((counts.allocations, counts.bytes_allocated), (1, 3));
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -12,9 +12,14 @@ use crate::backend;
 use crate::error::Error;
 
 impl ProfilerBuilder {
-    /// Starts profiling. Fails if a profiler is already running, if an environment variable
-    /// is invalid, or if [`crate::Alloc`] is not the global allocator. Without the `track`
-    /// feature it prints once that tracking is off and returns a profiler that does nothing.
+    /// Starts profiling. Without the `track` feature it prints once that tracking is off and
+    /// returns a profiler that does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyRunning`] if a profiler is running, [`Error::BadEnvironment`] if an
+    /// `ALLOCSITE_*` variable is invalid, [`Error::NotInstalled`] if [`crate::Alloc`] is not
+    /// the global allocator.
     pub fn start(self) -> Result<Profiler, Error> {
         let config = self.with_environment()?;
         match backend::start_profiling(config) {
@@ -53,12 +58,20 @@ impl Profiler {
     }
 
     /// Starts a profiler with the defaults (and the environment's overrides).
+    ///
+    /// # Errors
+    ///
+    /// As [`ProfilerBuilder::start`].
     pub fn start() -> Result<Profiler, Error> {
         Self::builder().start()
     }
 
-    /// Ends the profile, writes the outputs and returns what was written. Errors name the
-    /// file and the reason; [`Error::TrackingDisabled`] without the `track` feature.
+    /// Ends the profile, writes the outputs and returns what was written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Write`] naming the file and the reason (the other outputs are still
+    /// written); [`Error::TrackingDisabled`] without the `track` feature.
     pub fn finish(mut self) -> Result<ProfileReport, Error> {
         if !std::mem::replace(&mut self.running, false) {
             return Err(Error::TrackingDisabled);

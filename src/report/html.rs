@@ -36,6 +36,10 @@ const BASELINE_ID: &str = "allocsite-data-baseline";
 /// `dhat_json` is not checked here (the viewer explains any problem when the page is
 /// opened); use [`convert_file`] to validate a file first.
 ///
+/// # Errors
+///
+/// Any error writing to `out`.
+///
 /// ```
 /// use allocsite::report::html::write_html_report;
 ///
@@ -56,6 +60,10 @@ pub fn write_html_report<W: Write>(dhat_json: &str, out: W) -> io::Result<()> {
 /// Writes a self-contained HTML comparison report: the viewer with both profiles
 /// inlined. It opens on the "Comparison" tab, listing the allocation sites that grew,
 /// shrank, appeared or disappeared between `baseline_json` and `current_json`.
+///
+/// # Errors
+///
+/// Any error writing to `out`.
 ///
 /// ```
 /// use allocsite::report::html::write_comparison_report;
@@ -89,6 +97,11 @@ pub fn write_comparison_report<W: Write>(
 /// The output is written to a temporary file first and then renamed over `output`, so a
 /// reader never sees a half-written page.
 ///
+/// # Errors
+///
+/// [`HtmlReportError`]: the input cannot be read, is not a valid DHAT file (the message
+/// names the problem and where), or the output cannot be written.
+///
 /// ```
 /// use allocsite::report::html::convert_file;
 ///
@@ -118,6 +131,10 @@ pub fn convert_file(input: &Path, output: &Path) -> Result<(), HtmlReportError> 
 
 /// Like [`convert_file`], for a comparison report of two DHAT files (see
 /// [`write_comparison_report`]). Both files are validated before anything is written.
+///
+/// # Errors
+///
+/// As [`convert_file`], for either input.
 ///
 /// ```
 /// use allocsite::report::html::convert_comparison;

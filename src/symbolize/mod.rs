@@ -44,7 +44,7 @@ pub(crate) mod trim;
 
 /// Hooks for `benches/stack_capture.rs`, re-exported as `allocsite::__bench`. Not public API.
 #[doc(hidden)]
-pub mod bench {
+pub(crate) mod bench {
     pub use super::frame::Frame;
     pub use super::trim::TrimOptions;
 

@@ -24,7 +24,7 @@ static ANY_SATURATED: AtomicBool = AtomicBool::new(false);
 /// Number of recorded blocks currently live.
 static RECORDED_LIVE: AtomicU64 = AtomicU64::new(0);
 
-fn filter_slot(address: usize) -> &'static AtomicU8 {
+pub(super) fn filter_slot(address: usize) -> &'static AtomicU8 {
     let hash = ((address as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48;
     &FILTER[hash as usize]
 }
@@ -92,5 +92,35 @@ impl LiveBlocks {
             }
             RECORDED_LIVE.fetch_add(1, Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block() -> LiveBlock {
+        LiveBlock {
+            site: 0,
+            size: 8,
+            session: 0,
+            weight: 0.0,
+            allocated_at: 0,
+            scope: 1,
+        }
+    }
+
+    // Fake addresses in the first page, where no real block lives.
+    #[test]
+    fn a_recorded_block_is_seen_by_the_filter_until_it_is_forgotten() {
+        let mut blocks = LiveBlocks::default();
+        let address = 0x0ff0;
+        blocks.record(address, block());
+        assert!(maybe_recorded(address as *mut u8));
+        // Recording the same address again replaces the entry without a second count.
+        blocks.record(address, block());
+        assert!(blocks.forget(address).is_some());
+        assert!(blocks.forget(address).is_none());
+        assert_eq!(filter_slot(address).load(Relaxed), 0);
     }
 }
