@@ -52,6 +52,39 @@ impl<A> Alloc<A> {
     }
 }
 
+/// A free the backend's fast path declined, out of line so that the fast path needs no
+/// stack frame (its only call, the inner `dealloc`, is a tail call).
+///
+/// # Safety
+///
+/// As `GlobalAlloc::dealloc` for `inner`.
+#[inline(never)]
+unsafe fn dealloc_general<A: GlobalAlloc>(inner: &A, pointer: *mut u8, layout: Layout) {
+    backend::on_dealloc(pointer, layout.size());
+    // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract for `inner`.
+    unsafe { inner.dealloc(pointer, layout) }
+}
+
+/// A realloc that is not plain (see `backend::realloc_is_plain`), out of line: the backend
+/// settles a recorded old block before the inner allocator may hand its address to another
+/// thread, then accounts for the new block.
+///
+/// # Safety
+///
+/// As `GlobalAlloc::realloc` for `inner`.
+#[inline(never)]
+unsafe fn realloc_general<A: GlobalAlloc>(
+    inner: &A,
+    pointer: *mut u8,
+    layout: Layout,
+    new_size: usize,
+) -> *mut u8 {
+    backend::on_realloc(pointer, layout.size(), new_size, || {
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { inner.realloc(pointer, layout, new_size) }
+    })
+}
+
 // SAFETY: every method forwards to the inner allocator with the caller's arguments, so the
 // inner allocator's guarantees are ours. The backend hooks only read the pointer's address
 // and the sizes, never the memory, and never unwind (they abort instead).
@@ -60,38 +93,46 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
         let pointer = unsafe { self.inner.alloc(layout) };
-        if !pointer.is_null() {
-            backend::on_alloc(pointer, layout.size());
+        if pointer.is_null() {
+            return pointer;
         }
-        pointer
+        backend::on_alloc(pointer, layout.size())
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
         let pointer = unsafe { self.inner.alloc_zeroed(layout) };
-        if !pointer.is_null() {
-            backend::on_alloc(pointer, layout.size());
+        if pointer.is_null() {
+            return pointer;
         }
-        pointer
+        backend::on_alloc(pointer, layout.size())
     }
 
     #[inline]
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
         // Report first: once the inner allocator has the block back, another thread may
         // receive the same address, and its record must not be confused with this one.
-        backend::on_dealloc(pointer, layout.size());
-        // SAFETY: the caller guarantees `pointer` came from this allocator with `layout`.
-        unsafe { self.inner.dealloc(pointer, layout) }
+        if backend::try_dealloc_fast(pointer, layout.size()) {
+            // SAFETY: the caller guarantees `pointer` came from this allocator with `layout`.
+            unsafe { self.inner.dealloc(pointer, layout) }
+        } else {
+            // SAFETY: as above.
+            unsafe { dealloc_general(&self.inner, pointer, layout) }
+        }
     }
 
     #[inline]
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // The backend settles the old block's record before the inner allocator may hand
-        // its address to another thread, then accounts for the new block.
-        backend::on_realloc(pointer, layout.size(), new_size, || {
-            // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-            unsafe { self.inner.realloc(pointer, layout, new_size) }
-        })
+        if !backend::realloc_is_plain(pointer) {
+            // SAFETY: as below.
+            return unsafe { realloc_general(&self.inner, pointer, layout, new_size) };
+        }
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        let new_pointer = unsafe { self.inner.realloc(pointer, layout, new_size) };
+        if new_pointer.is_null() {
+            return new_pointer;
+        }
+        backend::after_plain_realloc(new_pointer, layout.size(), new_size)
     }
 }

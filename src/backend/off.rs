@@ -10,10 +10,31 @@ use crate::profiler::finish::ProfileReport;
 use crate::stats::{Stats, ThreadStats};
 
 #[inline(always)]
-pub(crate) fn on_alloc(_pointer: *mut u8, _size: usize) {}
+pub(crate) fn on_alloc(pointer: *mut u8, _size: usize) -> *mut u8 {
+    pointer
+}
+
+#[inline(always)]
+pub(crate) fn try_dealloc_fast(_pointer: *mut u8, _size: usize) -> bool {
+    true
+}
 
 #[inline(always)]
 pub(crate) fn on_dealloc(_pointer: *mut u8, _size: usize) {}
+
+#[inline(always)]
+pub(crate) fn realloc_is_plain(_pointer: *mut u8) -> bool {
+    true
+}
+
+#[inline(always)]
+pub(crate) fn after_plain_realloc(
+    new_pointer: *mut u8,
+    _old_size: usize,
+    _new_size: usize,
+) -> *mut u8 {
+    new_pointer
+}
 
 #[inline(always)]
 pub(crate) fn on_realloc(

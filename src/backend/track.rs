@@ -4,7 +4,9 @@
 
 use std::sync::Mutex;
 
-pub(crate) use crate::engine::hooks::{on_alloc, on_dealloc, on_realloc};
+pub(crate) use crate::engine::hooks::{
+    after_plain_realloc, on_alloc, on_dealloc, on_realloc, realloc_is_plain, try_dealloc_fast,
+};
 pub(crate) use crate::engine::stats::{check_installed, stats, thread_stats};
 
 use crate::budget::usage::{CallSite, ScopeKind, SiteStack, Usage};

@@ -9,21 +9,21 @@
 //! totals stay exact. A thread's own figures are its block minus the values the block held
 //! when the thread adopted it (see [`crate::thread_state`]).
 //!
-//! The process-wide peak is *bounded*, not exact: each thread accumulates its change of live
-//! bytes and blocks locally and publishes it to two shared atomics only when it exceeds
-//! [`FLUSH_BYTES`] or [`FLUSH_BLOCKS`]; the peak is taken over the published values. The
-//! published live figure differs from the true one by at most what each thread holds back,
-//! so the reported peak is within `threads × FLUSH_BYTES` bytes (and `threads × FLUSH_BLOCKS`
-//! blocks) of the true peak. A single-threaded program's peak is exact to within
-//! `FLUSH_BYTES`. Publishing on every allocation would make the peak exact but costs a
-//! contended atomic per call (ARCHITECTURE.md has the measurement).
+//! The process-wide peak is *bounded*, not exact: each thread publishes its change of live
+//! bytes and blocks to two shared atomics only at an *event*, once it has allocated
+//! [`FLUSH_BYTES`] since the last one or freed [`FLUSH_BYTES`] since the last one (see
+//! `thread.rs`); the peak is taken over the published values. What a thread holds back is
+//! less than `FLUSH_BYTES` plus the size of one allocation, so the reported peak is within
+//! about `threads × FLUSH_BYTES` bytes of the true peak, and the peak block count within
+//! `threads × FLUSH_BYTES / s` blocks for allocations of `s` bytes (4,096 blocks per thread for
+//! 16-byte blocks). A single-threaded program's peak is exact to within `FLUSH_BYTES`.
+//! Publishing on every allocation would make the peak exact but costs a contended atomic
+//! per call (ARCHITECTURE.md has the measurement).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::*};
 
-/// A thread publishes its live-bytes change once it exceeds this many bytes.
+/// A thread publishes its live change once it allocated, or freed, this many bytes.
 pub(crate) const FLUSH_BYTES: i64 = 64 * 1024;
-/// A thread publishes its live-blocks change once it exceeds this many blocks.
-pub(crate) const FLUSH_BLOCKS: i64 = 256;
 
 /// The cumulative counters of one thread (or of one retired-thread slot).
 ///
@@ -36,6 +36,10 @@ pub(crate) struct CounterBlock {
     pub(crate) reallocations: AtomicU64,
     pub(crate) bytes_allocated: AtomicU64,
     pub(crate) bytes_freed: AtomicU64,
+    /// The owner's allocation fast path leaves it once `bytes_allocated` passes this mark
+    /// (to publish its live change, or because the sampler's next sample is due). Written by
+    /// the owner, and set to 0 by [`wake_all`] when a profiling session starts.
+    pub(crate) event_mark: AtomicU64,
     /// True while a live thread owns this block.
     owned: AtomicBool,
     next: AtomicPtr<CounterBlock>,
@@ -56,6 +60,7 @@ impl CounterBlock {
             reallocations: AtomicU64::new(0),
             bytes_allocated: AtomicU64::new(0),
             bytes_freed: AtomicU64::new(0),
+            event_mark: AtomicU64::new(0),
             owned: AtomicBool::new(true),
             next: AtomicPtr::new(std::ptr::null_mut()),
         }
@@ -162,6 +167,22 @@ pub(crate) fn process_totals() -> RawCounts {
         cursor = block.next.load(Acquire);
     }
     total
+}
+
+/// Makes every live thread's next allocation an event, so that it notices a new profiling
+/// session at once instead of at its next publication. Best effort: an owner resetting its
+/// mark at the same moment wins, and then notices the session at its next event (within
+/// `FLUSH_BYTES` of allocation).
+pub(crate) fn wake_all() {
+    let mut cursor = BLOCKS.load(Acquire);
+    while !cursor.is_null() {
+        // SAFETY: as in `adopt_block`, list entries are never freed.
+        let block = unsafe { &*cursor };
+        if block.owned.load(Relaxed) {
+            block.event_mark.store(0, Relaxed);
+        }
+        cursor = block.next.load(Acquire);
+    }
 }
 
 /// Live bytes and blocks as published by the threads (see the module docs for the bound).

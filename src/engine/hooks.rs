@@ -5,9 +5,7 @@
 //! sampled allocation, an allocation inside a budget scope, or the free of a recorded block
 //! goes to the [`recorder`], which takes a lock.
 
-use std::sync::atomic::AtomicU64;
-
-use super::counters::{CounterBlock, add_orphan, bump, orphan_block};
+use super::counters::{add_orphan, orphan_block};
 use super::recorder::{self, live::maybe_recorded};
 use super::scope::table::AllocationKind;
 use super::thread::{self as thread_state, Counters, ThreadState};
@@ -33,111 +31,123 @@ fn slow_path(thread: &ThreadState, work: impl FnOnce()) {
     std::mem::forget(bomb);
 }
 
-/// Picks one counter out of a block.
-type Field = fn(&CounterBlock) -> &AtomicU64;
+// Each hook is split so that its fast path makes no call but the one to the inner
+// allocator (a tail call in `dealloc`): the fast path first checks, without changing
+// anything, that nothing unusual is due — not busy, registered, no scope, no event mark
+// passed, the block not possibly recorded — then commits its counts. Anything else goes to
+// an `#[inline(never)]` general path that redoes the whole accounting. Keeping calls out of
+// the fast path keeps registers and stack frames out of it too.
 
-/// Adds `(field, amount)` pairs to this thread's counter block (one lookup of the block).
+/// Accounts for an allocation the inner allocator made (`pointer` is not null) and returns
+/// `pointer`.
 #[inline(always)]
-fn count<const N: usize>(thread: &ThreadState, additions: [(Field, u64); N]) {
-    match thread.counters() {
-        Counters::Own(block) => {
-            for (field, amount) in additions {
-                bump(field(block), amount);
-            }
-        }
-        Counters::Orphan => {
-            for (field, amount) in additions {
-                add_orphan(field(orphan_block()), amount);
-            }
-        }
+pub(crate) fn on_alloc(pointer: *mut u8, size: usize) -> *mut u8 {
+    let counted = thread_state::with(|thread| match thread.fast_block() {
+        Some(block) => thread.try_count_allocation(block, size),
+        None => false,
+    });
+    if counted {
+        return pointer;
     }
-}
-
-/// True if this allocation must take the recording path: sampled, or inside a budget scope.
-#[inline(always)]
-fn wants_recording(thread: &ThreadState, size: usize) -> bool {
-    // Evaluate the countdown first: it must move on every allocation while profiling.
-    thread.countdown().due(size) | (thread.scope() != 0)
-}
-
-/// The fast path: registered, not busy, no scope open — two owner-only counter stores,
-/// the live-bytes bookkeeping and the sampling countdown.
-#[inline(always)]
-pub(crate) fn on_alloc(pointer: *mut u8, size: usize) {
-    thread_state::with(|thread| match thread.fast_block() {
-        Some(block) => {
-            bump(&block.allocations, 1);
-            bump(&block.bytes_allocated, size as u64);
-            thread.live_grew(size as i64, 1);
-            if thread.countdown().due(size) {
-                slow_path(thread, || {
-                    recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc)
-                });
-            }
-        }
-        None => on_alloc_general(thread, pointer, size),
-    })
+    on_alloc_general(pointer, size)
 }
 
 /// Every other case: busy (allocsite's own allocation), first allocation of the thread,
-/// after thread exit, or inside a budget scope.
+/// after thread exit, inside a budget scope, or an event (publication, sample) is due.
 #[inline(never)]
-fn on_alloc_general(thread: &ThreadState, pointer: *mut u8, size: usize) {
-    if thread.is_busy() {
-        return;
-    }
-    count(
-        thread,
-        [
-            (|b| &b.allocations, 1),
-            (|b| &b.bytes_allocated, size as u64),
-        ],
-    );
-    thread.live_grew(size as i64, 1);
-    if wants_recording(thread, size) {
-        slow_path(thread, || {
-            recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc)
-        });
-    }
+fn on_alloc_general(pointer: *mut u8, size: usize) -> *mut u8 {
+    thread_state::with(|thread| {
+        if thread.is_busy() {
+            return;
+        }
+        let weight = match thread.counters() {
+            Counters::Own(block) => thread.count_allocation(block, size, true),
+            Counters::Orphan => {
+                let orphans = orphan_block();
+                add_orphan(&orphans.allocations, 1);
+                add_orphan(&orphans.bytes_allocated, size as u64);
+                None
+            }
+        };
+        if weight.is_some() || thread.scope() != 0 {
+            slow_path(thread, || {
+                recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc, weight);
+            });
+        }
+    });
+    pointer
 }
 
+/// The free fast path: accounts for a free and returns true, or does nothing and returns
+/// false, in which case the caller calls [`on_dealloc`] from an out-of-line function (so
+/// that the fast path, free of calls, needs no stack frame). Either way the accounting
+/// comes before the block goes back to the inner allocator: once it has it, another thread
+/// may receive the same address, and its record must not be confused with this one.
 #[inline(always)]
-pub(crate) fn on_dealloc(pointer: *mut u8, size: usize) {
+pub(crate) fn try_dealloc_fast(pointer: *mut u8, size: usize) -> bool {
     thread_state::with(|thread| match thread.fast_block() {
-        Some(block) => {
-            bump(&block.deallocations, 1);
-            bump(&block.bytes_freed, size as u64);
-            thread.live_shrank(-(size as i64), -1);
-            if maybe_recorded(pointer) {
-                slow_path(thread, || {
-                    recorder::on_free(thread, pointer, size, AllocationKind::Alloc)
-                });
-            }
-        }
-        None => on_dealloc_general(thread, pointer, size),
+        Some(block) => thread.try_count_free(block, size, pointer),
+        None => false,
     })
 }
 
-#[inline(never)]
-fn on_dealloc_general(thread: &ThreadState, pointer: *mut u8, size: usize) {
-    if thread.is_busy() {
-        return;
-    }
-    count(
-        thread,
-        [(|b| &b.deallocations, 1), (|b| &b.bytes_freed, size as u64)],
-    );
-    thread.live_shrank(-(size as i64), -1);
-    if maybe_recorded(pointer) || thread.scope() != 0 {
-        slow_path(thread, || {
-            recorder::on_free(thread, pointer, size, AllocationKind::Alloc)
-        });
+/// Every free the fast path declined.
+#[inline(always)]
+pub(crate) fn on_dealloc(pointer: *mut u8, size: usize) {
+    thread_state::with(|thread| {
+        if thread.is_busy() {
+            return;
+        }
+        count_free(thread, size, true);
+        if maybe_recorded(pointer) || thread.scope() != 0 {
+            slow_path(thread, || {
+                recorder::on_free(thread, pointer, size, AllocationKind::Alloc);
+            });
+        }
+    });
+}
+
+/// Counts a free in the thread's own block, or in the orphan block after the thread exited.
+#[inline(always)]
+fn count_free(thread: &ThreadState, size: usize, old_block: bool) {
+    match thread.counters() {
+        Counters::Own(block) => thread.count_free(block, size, old_block),
+        Counters::Orphan => {
+            let orphans = orphan_block();
+            if old_block {
+                add_orphan(&orphans.deallocations, 1);
+            }
+            add_orphan(&orphans.bytes_freed, size as u64);
+        }
     }
 }
 
-/// `reallocate` performs the inner allocator's realloc. A recorded old block is settled
-/// before it runs (afterwards its address may already belong to another thread). If the
-/// realloc fails, the old block stays valid but unrecorded: its later free is not matched.
+/// True if a realloc of `pointer` is *plain*: on this thread nothing unusual is going on and
+/// the block is certainly not recorded, so the caller may call the inner realloc directly and
+/// account for it afterwards with [`after_plain_realloc`]; otherwise it calls [`on_realloc`].
+#[inline(always)]
+pub(crate) fn realloc_is_plain(pointer: *mut u8) -> bool {
+    thread_state::with(|thread| thread.fast_block().is_some() && !maybe_recorded(pointer))
+}
+
+/// Accounts for a plain realloc that succeeded and returns `new_pointer`.
+#[inline(always)]
+pub(crate) fn after_plain_realloc(
+    new_pointer: *mut u8,
+    old_size: usize,
+    new_size: usize,
+) -> *mut u8 {
+    let counted = thread_state::with(|thread| match thread.fast_block() {
+        Some(block) => thread.try_count_reallocation(block, old_size, new_size),
+        None => false,
+    });
+    if counted {
+        return new_pointer;
+    }
+    count_reallocation(new_pointer, old_size, new_size)
+}
+
+/// Every realloc that is not plain; `reallocate` performs the inner allocator's realloc.
 #[inline(always)]
 pub(crate) fn on_realloc(
     pointer: *mut u8,
@@ -145,40 +155,79 @@ pub(crate) fn on_realloc(
     new_size: usize,
     reallocate: impl FnOnce() -> *mut u8,
 ) -> *mut u8 {
+    on_realloc_general(pointer, old_size, new_size, reallocate)
+}
+
+/// A realloc that is not plain: allocsite's own, the thread's first, inside a scope, or of
+/// a block that may be recorded. A recorded old block is settled before the inner realloc
+/// runs (afterwards its address may already belong to another thread), and restored if
+/// the realloc fails (the old block is then still the program's).
+#[inline(always)]
+fn on_realloc_general(
+    pointer: *mut u8,
+    old_size: usize,
+    new_size: usize,
+    reallocate: impl FnOnce() -> *mut u8,
+) -> *mut u8 {
+    let settlement = thread_state::with(|thread| {
+        if thread.is_busy() || !(maybe_recorded(pointer) || thread.scope() != 0) {
+            return None;
+        }
+        let mut settlement = None;
+        slow_path(thread, || {
+            settlement = Some(recorder::on_free(
+                thread,
+                pointer,
+                old_size,
+                AllocationKind::Realloc,
+            ));
+        });
+        settlement
+    });
+    let new_pointer = reallocate();
+    if new_pointer.is_null() {
+        if let Some(settlement) = settlement {
+            thread_state::with(|thread| {
+                slow_path(thread, || {
+                    recorder::on_failed_realloc(pointer, old_size, settlement);
+                });
+            });
+        }
+        return new_pointer;
+    }
+    if thread_state::with(|thread| thread.is_busy()) {
+        return new_pointer;
+    }
+    count_reallocation(new_pointer, old_size, new_size)
+}
+
+/// The accounting of a successful realloc, off the fast path.
+#[inline(never)]
+fn count_reallocation(new_pointer: *mut u8, old_size: usize, new_size: usize) -> *mut u8 {
     thread_state::with(|thread| {
-        if thread.is_busy() {
-            return reallocate();
-        }
-        if maybe_recorded(pointer) || thread.scope() != 0 {
+        count_free(thread, old_size, false);
+        let weight = match thread.counters() {
+            Counters::Own(block) => thread.count_allocation(block, new_size, false),
+            Counters::Orphan => {
+                let orphans = orphan_block();
+                add_orphan(&orphans.reallocations, 1);
+                add_orphan(&orphans.bytes_allocated, new_size as u64);
+                None
+            }
+        };
+        if weight.is_some() || thread.scope() != 0 {
             slow_path(thread, || {
-                recorder::on_free(thread, pointer, old_size, AllocationKind::Realloc)
+                recorder::on_allocation(
+                    thread,
+                    new_pointer,
+                    new_size,
+                    AllocationKind::Realloc,
+                    weight,
+                );
             });
         }
-        let new_pointer = reallocate();
-        if new_pointer.is_null() {
-            return new_pointer;
-        }
-        count(
-            thread,
-            [
-                (|b| &b.reallocations, 1),
-                (|b| &b.bytes_allocated, new_size as u64),
-                (|b| &b.bytes_freed, old_size as u64),
-            ],
-        );
-        let change = new_size as i64 - old_size as i64;
-        if change >= 0 {
-            thread.live_grew(change, 0);
-        } else {
-            thread.live_shrank(change, 0);
-        }
-        if wants_recording(thread, new_size) {
-            slow_path(thread, || {
-                recorder::on_allocation(thread, new_pointer, new_size, AllocationKind::Realloc)
-            });
-        }
-        new_pointer
-    })
+    });
+    new_pointer
 }
 
 // These tests run with `Alloc` installed as the test binary's global allocator (lib.rs), so

@@ -11,6 +11,7 @@ use crate::capture::runtime_entry::set_stop_at_runtime_entry;
 use crate::error::Error;
 use crate::symbolize::runtime_entry::learn_runtime_entry;
 
+use super::counters;
 use super::recorder::{self, session::FinishedSession};
 use super::sampler;
 use super::stats::check_installed;
@@ -40,6 +41,7 @@ pub(crate) fn start(options: SessionOptions) -> Result<(), Error> {
     untracked(learn_runtime_entry);
     let session = untracked(|| recorder::lock().start_session(options.sample_bytes));
     sampler::begin_session(session, options.sample_bytes, options.seed);
+    counters::wake_all();
     STARTED_BY.store(std::process::id(), Relaxed);
     Ok(())
 }

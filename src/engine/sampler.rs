@@ -2,8 +2,9 @@
 //! that makes per-site estimates unbiased.
 //!
 //! This module owns the whole countdown: the per-thread [`Countdown`] (kept inside the
-//! thread's state), its fast-path test [`Countdown::due`] and its slow-path decision
-//! [`Countdown::decide`], and the process-wide session figures they read.
+//! thread's state), its decision [`Countdown::advance`] and the distance to the next sample
+//! [`Countdown::bytes_to_next_sample`] (the thread turns it into the mark its allocation
+//! fast path compares against), and the process-wide session figures they read.
 //!
 //! Conceptually every allocated byte is a sampling opportunity with probability `1/R`
 //! (`R` = `sample_bytes`). Each thread keeps the distance to the next sampled byte in its
@@ -75,23 +76,17 @@ impl Countdown {
         }
     }
 
-    /// The fast-path test: moves the countdown by `size` and says whether it ran out (or
-    /// belongs to an older session), in which case [`Countdown::decide`] must be called.
-    #[inline(always)]
-    pub(crate) fn due(&self, size: usize) -> bool {
-        let session = SESSION.load(Relaxed);
-        if session == 0 {
-            return false;
-        }
-        let left = self.bytes_left.get() - size as i64;
-        self.bytes_left.set(left);
-        left <= 0 || self.session.get() != session
-    }
-
-    /// Called on the slow path when [`Countdown::due`] said so (or inside a scope, where
-    /// every allocation takes the slow path). Returns the allocation's weight (`1/p`) when it
-    /// is sampled, or `None`.
-    pub(crate) fn decide(&self, size: usize, session: u32) -> Option<f64> {
+    /// Called when the thread's allocation side reaches an event (see `thread.rs`): this
+    /// allocation of `size` bytes ends a run of `allocated_since_mark` bytes (itself
+    /// included) since the countdown was last consulted. Returns the allocation's weight
+    /// (`1/p`) when it is sampled, or `None`. Only the allocation that crosses the sampled
+    /// byte is sampled: the thread sets its next event no later than that byte.
+    pub(crate) fn advance(
+        &self,
+        allocated_since_mark: u64,
+        size: usize,
+        session: u32,
+    ) -> Option<f64> {
         if session == 0 {
             return None;
         }
@@ -100,26 +95,38 @@ impl Countdown {
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         let rate = SAMPLE_BYTES.load(Relaxed);
         if rate <= 1 {
+            self.session.set(session);
+            self.bytes_left.set(1);
             return Some(1.0);
         }
         let rate = rate as f64;
-        if self.session.get() != session {
+        let left = if self.session.get() != session {
             // A fresh countdown for this session, started just before this allocation.
             self.session.set(session);
             let index = THREAD_COUNTER.fetch_add(1, Relaxed);
             self.random_state.set(
                 splitmix64(SEED.load(Relaxed) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1,
             );
-            let left = self.draw_distance(rate) - size as i64;
+            self.draw_distance(rate) - size as i64
+        } else {
+            self.bytes_left.get() - allocated_since_mark as i64
+        };
+        if left > 0 {
             self.bytes_left.set(left);
-            if left > 0 {
-                return None;
-            }
-        } else if self.bytes_left.get() > 0 {
             return None;
         }
         self.bytes_left.set(self.draw_distance(rate));
         Some(weight(size, rate))
+    }
+
+    /// Bytes that may still be allocated before the next sampled one (`u64::MAX` when no
+    /// session is sampling or this countdown belongs to an older one).
+    pub(crate) fn bytes_to_next_sample(&self) -> u64 {
+        let session = SESSION.load(Relaxed);
+        if session == 0 || self.session.get() != session {
+            return u64::MAX;
+        }
+        self.bytes_left.get().max(1) as u64
     }
 
     /// An exponential draw with mean `rate`, at least 1.

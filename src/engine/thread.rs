@@ -12,8 +12,9 @@ use std::cell::Cell;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::counters::{self, CounterBlock, RawCounts};
-use super::sampler::Countdown;
+use super::counters::{self, CounterBlock, RawCounts, bump};
+use super::recorder::live::maybe_recorded;
+use super::sampler::{self, Countdown};
 
 /// Bits of [`ThreadState::unusual`]: why a hook cannot take the fast path.
 const BUSY: u8 = 1;
@@ -31,12 +32,21 @@ pub(crate) struct ThreadState {
     exited: Cell<bool>,
     /// The block's counters when this thread adopted it (the block may have served others).
     base: Cell<RawCounts>,
-    /// Live-bytes and live-blocks change not yet published to the process-wide peak.
-    pending_bytes: Cell<i64>,
-    pending_blocks: Cell<i64>,
-    /// This thread's allocated minus freed bytes, and its running maximum.
-    live_bytes: Cell<i64>,
-    peak_live_bytes: Cell<i64>,
+    /// This thread's peak, kept as a mark on the block's `bytes_allocated`: the thread's live
+    /// bytes reach a new peak exactly when `bytes_allocated` passes `peak_mark`, which is
+    /// `peak + bytes_freed + (base.bytes_allocated - base.bytes_freed)`. Allocations compare
+    /// (and raise it on a new peak); frees add their size. See [`ThreadState::peak_live_bytes`].
+    peak_mark: Cell<u64>,
+    /// A free is an *event* (the held-back change is published) once the block's
+    /// `bytes_freed` passes this mark. The allocation side's mark is `CounterBlock::event_mark`.
+    free_mark: Cell<u64>,
+    /// `bytes_allocated` when the block's event mark was last set: the sampler measures the
+    /// bytes allocated since then.
+    mark_base: Cell<u64>,
+    /// The live bytes and blocks (relative to `base`) this thread last published to the
+    /// process-wide figures.
+    published_bytes: Cell<i64>,
+    published_blocks: Cell<i64>,
     /// The sampling countdown (owned by `sampler`).
     countdown: Countdown,
     /// Identifier of the innermost open budget scope on this thread (0: none).
@@ -58,10 +68,11 @@ thread_local! {
                 bytes_allocated: 0,
                 bytes_freed: 0,
             }),
-            pending_bytes: Cell::new(0),
-            pending_blocks: Cell::new(0),
-            live_bytes: Cell::new(0),
-            peak_live_bytes: Cell::new(0),
+            peak_mark: Cell::new(0),
+            free_mark: Cell::new(0),
+            mark_base: Cell::new(0),
+            published_bytes: Cell::new(0),
+            published_blocks: Cell::new(0),
             countdown: Countdown::new(),
             scope: Cell::new(0),
         }
@@ -138,12 +149,6 @@ impl ThreadState {
         self.set_flag(BUSY, busy);
     }
 
-    /// This thread's sampling countdown.
-    #[inline(always)]
-    pub(crate) fn countdown(&self) -> &Countdown {
-        &self.countdown
-    }
-
     /// The innermost open budget scope (0: none).
     #[inline(always)]
     pub(crate) fn scope(&self) -> u64 {
@@ -185,7 +190,17 @@ impl ThreadState {
         }
         self.set_busy(true);
         let block = counters::adopt_block();
-        self.base.set(block.snapshot());
+        let base = block.snapshot();
+        self.base.set(base);
+        // Live 0, peak 0 (see `peak_mark`); the first allocation is an event, which sets the
+        // marks from the sampler's state.
+        self.peak_mark.set(base.bytes_allocated);
+        self.free_mark
+            .set(base.bytes_freed.wrapping_add(counters::FLUSH_BYTES as u64));
+        self.mark_base.set(base.bytes_allocated);
+        self.published_bytes.set(0);
+        self.published_blocks.set(0);
+        block.event_mark.store(0, Relaxed);
         self.block.set(block);
         self.set_flag(NO_BLOCK, false);
         // Registers `ExitNotice`'s destructor (std may allocate to do so; we are busy).
@@ -194,65 +209,193 @@ impl ThreadState {
             self.retire();
         }
         // A thread that starts while a thread-spanning budget scope is open joins it.
-        self.set_scope(spanning_scope());
+        if self.scope() == 0 {
+            self.set_scope(spanning_scope());
+        }
         self.set_busy(false);
         self.counters()
     }
 
-    /// Records that this thread's live bytes grew (an allocation, or a growing realloc).
+    /// The allocation fast path: counts an allocation of `size` bytes and returns true, or
+    /// changes nothing and returns false when an event is due (the general path then counts
+    /// it with [`ThreadState::count_allocation`]).
     #[inline(always)]
-    pub(crate) fn live_grew(&self, bytes: i64, blocks: i64) {
-        let live = self.live_bytes.get() + bytes;
-        self.live_bytes.set(live);
-        if live > self.peak_live_bytes.get() {
-            self.peak_live_bytes.set(live);
+    pub(crate) fn try_count_allocation(&self, block: &CounterBlock, size: usize) -> bool {
+        let allocated = block
+            .bytes_allocated
+            .load(Relaxed)
+            .wrapping_add(size as u64);
+        if allocated > block.event_mark.load(Relaxed) {
+            return false;
         }
-        self.hold_back(bytes, blocks);
+        bump(&block.allocations, 1);
+        block.bytes_allocated.store(allocated, Relaxed);
+        if allocated > self.peak_mark.get() {
+            self.peak_mark.set(allocated);
+        }
+        true
     }
 
-    /// Records that this thread's live bytes shrank (a free, or a shrinking realloc); the
-    /// amounts are negative. No peak to check.
+    /// The free fast path: counts a free and returns true, or changes nothing and returns
+    /// false when a publication is due or the block may be recorded.
     #[inline(always)]
-    pub(crate) fn live_shrank(&self, bytes: i64, blocks: i64) {
-        self.live_bytes.set(self.live_bytes.get() + bytes);
-        self.hold_back(bytes, blocks);
+    pub(crate) fn try_count_free(
+        &self,
+        block: &CounterBlock,
+        size: usize,
+        pointer: *mut u8,
+    ) -> bool {
+        let freed = block.bytes_freed.load(Relaxed).wrapping_add(size as u64);
+        if freed > self.free_mark.get() || maybe_recorded(pointer) {
+            return false;
+        }
+        bump(&block.deallocations, 1);
+        block.bytes_freed.store(freed, Relaxed);
+        self.peak_mark
+            .set(self.peak_mark.get().wrapping_add(size as u64));
+        true
     }
 
-    /// Adds to the held-back change and publishes it once it leaves
-    /// `-FLUSH..=FLUSH` (one unsigned compare per figure).
+    /// The realloc fast path (the inner realloc succeeded): counts the old block's bytes as
+    /// freed and the new block's as allocated, or changes nothing and returns false.
     #[inline(always)]
-    fn hold_back(&self, bytes: i64, blocks: i64) {
-        let pending_bytes = self.pending_bytes.get() + bytes;
-        let pending_blocks = self.pending_blocks.get() + blocks;
-        let outside = |value: i64, limit: i64| (value + limit) as u64 > 2 * limit as u64;
-        if outside(pending_bytes, counters::FLUSH_BYTES)
-            || outside(pending_blocks, counters::FLUSH_BLOCKS)
-        {
-            counters::publish_live_change(pending_bytes, pending_blocks);
-            self.pending_bytes.set(0);
-            self.pending_blocks.set(0);
+    pub(crate) fn try_count_reallocation(
+        &self,
+        block: &CounterBlock,
+        old_size: usize,
+        new_size: usize,
+    ) -> bool {
+        let freed = block
+            .bytes_freed
+            .load(Relaxed)
+            .wrapping_add(old_size as u64);
+        let allocated = block
+            .bytes_allocated
+            .load(Relaxed)
+            .wrapping_add(new_size as u64);
+        if freed > self.free_mark.get() || allocated > block.event_mark.load(Relaxed) {
+            return false;
+        }
+        bump(&block.reallocations, 1);
+        block.bytes_freed.store(freed, Relaxed);
+        block.bytes_allocated.store(allocated, Relaxed);
+        let mark = self.peak_mark.get().wrapping_add(old_size as u64);
+        self.peak_mark.set(mark.max(allocated));
+        true
+    }
+
+    /// Counts an allocation of `size` bytes (or a realloc's new block) in this thread's own
+    /// block and returns whether it must be recorded: `Some(weight)` when the profiler
+    /// samples it. `new_block` is false for a realloc (the block count does not change).
+    #[inline(always)]
+    pub(crate) fn count_allocation(
+        &self,
+        block: &CounterBlock,
+        size: usize,
+        new_block: bool,
+    ) -> Option<f64> {
+        if new_block {
+            bump(&block.allocations, 1);
         } else {
-            self.pending_bytes.set(pending_bytes);
-            self.pending_blocks.set(pending_blocks);
+            bump(&block.reallocations, 1);
         }
+        let allocated = block
+            .bytes_allocated
+            .load(Relaxed)
+            .wrapping_add(size as u64);
+        block.bytes_allocated.store(allocated, Relaxed);
+        if allocated > self.peak_mark.get() {
+            self.peak_mark.set(allocated);
+        }
+        if allocated > block.event_mark.load(Relaxed) {
+            return self.allocation_event(block, allocated, size);
+        }
+        None
+    }
+
+    /// Counts a free of `size` bytes (or a realloc's old block) in this thread's own block.
+    #[inline(always)]
+    pub(crate) fn count_free(&self, block: &CounterBlock, size: usize, old_block: bool) {
+        if old_block {
+            bump(&block.deallocations, 1);
+        }
+        let freed = block.bytes_freed.load(Relaxed).wrapping_add(size as u64);
+        block.bytes_freed.store(freed, Relaxed);
+        self.peak_mark
+            .set(self.peak_mark.get().wrapping_add(size as u64));
+        if freed > self.free_mark.get() {
+            self.publish(block);
+        }
+    }
+
+    /// The allocation side ran past its event mark: publish the held-back change, let the
+    /// sampler decide whether this allocation is sampled, and set the next mark at the
+    /// nearer of the next publication and the next sample.
+    #[cold]
+    #[inline(never)]
+    fn allocation_event(&self, block: &CounterBlock, allocated: u64, size: usize) -> Option<f64> {
+        self.publish(block);
+        let since_mark = allocated.wrapping_sub(self.mark_base.get());
+        let weight = self.countdown.advance(since_mark, size, sampler::session());
+        let next = self
+            .countdown
+            .bytes_to_next_sample()
+            .min(counters::FLUSH_BYTES as u64);
+        self.mark_base.set(allocated);
+        block
+            .event_mark
+            .store(allocated.wrapping_add(next.saturating_sub(1)), Relaxed);
+        weight
+    }
+
+    /// Publishes this thread's live change since its last publication to the process-wide
+    /// figures (and the peak), and moves the free side's mark.
+    #[cold]
+    pub(crate) fn publish(&self, block: &CounterBlock) {
+        let counts = block.snapshot().since(self.base.get());
+        let bytes = counts.bytes_allocated.wrapping_sub(counts.bytes_freed) as i64;
+        let blocks = counts.allocations.wrapping_sub(counts.deallocations) as i64;
+        counters::publish_live_change(
+            bytes - self.published_bytes.replace(bytes),
+            blocks - self.published_blocks.replace(blocks),
+        );
+        self.free_mark.set(
+            block
+                .bytes_freed
+                .load(Relaxed)
+                .wrapping_add(counters::FLUSH_BYTES as u64),
+        );
     }
 
     /// Publishes what this thread holds back (before reading process-wide figures).
     pub(crate) fn publish_pending(&self) {
-        counters::publish_live_change(
-            self.pending_bytes.replace(0),
-            self.pending_blocks.replace(0),
-        );
+        let block = self.block.get();
+        if !block.is_null() {
+            // SAFETY: see `counters`.
+            self.publish(unsafe { &*block });
+        }
     }
 
     /// This thread's allocated minus freed bytes.
     pub(crate) fn live_bytes(&self) -> i64 {
-        self.live_bytes.get()
+        let counts = self.own_counts();
+        counts.bytes_allocated.wrapping_sub(counts.bytes_freed) as i64
     }
 
-    /// The highest [`ThreadState::live_bytes`] this thread reached.
+    /// The highest [`ThreadState::live_bytes`] this thread reached: `peak_mark` minus what
+    /// it was offset by (see the field).
     pub(crate) fn peak_live_bytes(&self) -> i64 {
-        self.peak_live_bytes.get()
+        let block = self.block.get();
+        if block.is_null() {
+            return 0;
+        }
+        // SAFETY: see `counters`.
+        let freed = unsafe { &*block }.bytes_freed.load(Relaxed);
+        let base = self.base.get();
+        self.peak_mark
+            .get()
+            .wrapping_sub(freed)
+            .wrapping_sub(base.bytes_allocated.wrapping_sub(base.bytes_freed)) as i64
     }
 
     /// This thread's counts since it adopted its block (zero before its first allocation).

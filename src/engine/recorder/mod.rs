@@ -104,17 +104,16 @@ impl Recorder {
     }
 }
 
-/// The slow path of an allocation (or of a realloc's new block): decides whether it is
-/// sampled, and records it with its stack if it is sampled or inside a budget scope.
-/// Returns without the lock when neither applies.
+/// The slow path of an allocation (or of a realloc's new block): records it with its stack
+/// when it is sampled (`weight`, decided by the thread's countdown) or inside a budget scope.
 pub(crate) fn on_allocation(
     thread: &ThreadState,
     address: *mut u8,
     size: usize,
     kind: AllocationKind,
+    weight: Option<f64>,
 ) {
     let session_id = sampler::session();
-    let weight = thread.countdown().decide(size, session_id);
     let scope = thread.scope();
     if weight.is_none() && scope == 0 {
         return;
@@ -160,16 +159,34 @@ pub(crate) fn on_allocation(
     }
 }
 
+/// What [`on_free`] did to a realloc's old block, so that [`on_failed_realloc`] can undo it.
+pub(crate) struct Settlement {
+    /// The block's record, removed from the live table, and the lifetime it was charged.
+    record: Option<(LiveBlock, u64)>,
+    /// The thread's scope was charged with the free.
+    scope: u64,
+}
+
 /// The slow path of a free (or of a realloc's old block).
-pub(crate) fn on_free(thread: &ThreadState, address: *mut u8, size: usize, kind: AllocationKind) {
+pub(crate) fn on_free(
+    thread: &ThreadState,
+    address: *mut u8,
+    size: usize,
+    kind: AllocationKind,
+) -> Settlement {
     // Read the clock before taking the lock (only a profiling session needs it).
     let clock = (sampler::session() != 0).then(Instant::now);
     let mut recorder = lock();
     let recorder = &mut *recorder;
+    let mut settlement = Settlement {
+        record: None,
+        scope: 0,
+    };
     if let Some(block) = recorder.live.forget(address as usize) {
+        let mut now = 0;
         if let Some(session) = recorder.session.as_mut() {
             if block.session == session.id {
-                let now = clock.map_or_else(|| session.now(), |clock| session.micros_at(clock));
+                now = clock.map_or_else(|| session.now(), |clock| session.micros_at(clock));
                 session.remove(&block, now);
             }
         }
@@ -178,9 +195,40 @@ pub(crate) fn on_free(thread: &ThreadState, address: *mut u8, size: usize, kind:
                 .scopes
                 .on_recorded_block_freed(block.scope, block.size);
         }
+        settlement.record = Some((block, now));
     }
     let scope = thread.scope();
-    if scope != 0 && !recorder.scopes.on_free(scope, size as u64, kind) {
-        thread.set_scope(0);
+    if scope != 0 {
+        if recorder.scopes.on_free(scope, size as u64, kind) {
+            settlement.scope = scope;
+        } else {
+            thread.set_scope(0);
+        }
+    }
+    settlement
+}
+
+/// The inner allocator's realloc failed after [`on_free`] settled the old block: the old
+/// block is still the program's, so its record and the scope's figures are put back.
+pub(crate) fn on_failed_realloc(address: *mut u8, size: usize, settlement: Settlement) {
+    let mut recorder = lock();
+    let recorder = &mut *recorder;
+    if let Some((block, now)) = settlement.record {
+        if let Some(session) = recorder.session.as_mut() {
+            if block.session == session.id {
+                session.restore(&block, now);
+            }
+        }
+        if block.scope != 0 {
+            recorder
+                .scopes
+                .on_recorded_block_restored(block.scope, block.size);
+        }
+        recorder.live.record(address as usize, block);
+    }
+    if settlement.scope != 0 {
+        recorder
+            .scopes
+            .on_free_undone(settlement.scope, size as u64);
     }
 }

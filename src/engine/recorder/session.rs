@@ -114,6 +114,19 @@ impl Session {
         self.live_blocks -= block.weight;
     }
 
+    /// Undoes [`Session::remove`] of a block that turned out not to be freed (a failed
+    /// realloc): it is live again and its lifetime so far is not charged.
+    pub(crate) fn restore(&mut self, block: &LiveBlock, now: u64) {
+        let bytes = block.size as f64 * block.weight;
+        let lifetime = now.saturating_sub(block.allocated_at) as f64 * block.weight;
+        let stats = self.site(block.site);
+        stats.live_bytes += bytes;
+        stats.live_blocks += block.weight;
+        stats.total_lifetime -= lifetime;
+        self.live_bytes += bytes;
+        self.live_blocks += block.weight;
+    }
+
     /// Copies every site's live figures into its at-peak figures if the peak moved. Done
     /// lazily, before the first decrease after a rise, as DHAT does: O(sites) per peak.
     pub(crate) fn save_peak(&mut self) {

@@ -180,6 +180,22 @@ impl ScopeTable {
         }
     }
 
+    /// Undoes [`ScopeTable::on_recorded_block_freed`] (a failed realloc).
+    pub(crate) fn on_recorded_block_restored(&mut self, id: u64, size: u64) {
+        if let Some(record) = self.resolve(id) {
+            record.counts.live_blocks += 1;
+            record.counts.live_bytes += size;
+        }
+    }
+
+    /// Undoes [`ScopeTable::on_free`] of a realloc's old block (the realloc failed).
+    pub(crate) fn on_free_undone(&mut self, id: u64, size: u64) {
+        if let Some(record) = self.open.get_mut(&id) {
+            record.counts.bytes_freed -= size;
+            record.counts.net_bytes += size as i64;
+        }
+    }
+
     /// The scope's thread freed `size` bytes (a free, or a realloc's old block). Returns
     /// false if the scope is no longer open.
     pub(crate) fn on_free(&mut self, id: u64, size: u64, kind: AllocationKind) -> bool {
