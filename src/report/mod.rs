@@ -7,6 +7,8 @@
 pub mod dhat;
 pub mod folded;
 pub mod html;
+#[cfg(feature = "pprof")]
+pub mod pprof;
 #[cfg(feature = "track")]
 pub(crate) mod profile;
 #[cfg(feature = "track")]
