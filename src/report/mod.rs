@@ -6,7 +6,8 @@
 //! - `output.rs`: the one place output formats are registered; `write.rs`: the one atomic
 //!   file writer.
 //! - `profile.rs` (feature `track`): a finished session, symbolized — the model every
-//!   output is written from; [`folded`], `summary.rs`, [`html`]: the writers.
+//!   output is written from; [`folded`], `summary.rs`, [`html`], `pprof/` (feature `pprof`,
+//!   which `track` turns on): the writers.
 //!
 //! [`dhat`], [`html`] and [`folded`]'s metric names work without the `track` feature: any
 //! DHAT file can be read, validated and turned into an HTML report.
@@ -15,6 +16,8 @@ pub mod dhat;
 pub mod folded;
 pub mod html;
 pub(crate) mod output;
+#[cfg(feature = "pprof")]
+pub mod pprof;
 #[cfg(feature = "track")]
 pub(crate) mod profile;
 #[cfg(feature = "track")]
