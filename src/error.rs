@@ -40,6 +40,8 @@ pub enum Error {
     },
     /// A thread-spanning scope was opened inside another scope on the same thread.
     NestedSpanningScope,
+    /// The kernel refused the memory allocsite needed for its own tables.
+    OutOfMemory,
 }
 
 impl fmt::Display for Error {
@@ -72,6 +74,11 @@ impl fmt::Display for Error {
             Error::Write { path, reason } => {
                 write!(f, "could not write {}: {reason}", path.display())
             }
+            Error::OutOfMemory => write!(
+                f,
+                "allocsite could not map memory for its tables (the system is out of memory); \
+                 nothing was measured"
+            ),
             Error::NestedSpanningScope => write!(
                 f,
                 "a thread-spanning allocsite scope cannot be opened inside another scope on \

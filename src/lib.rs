@@ -34,6 +34,10 @@ mod stats;
 // The one switch between tracking compiled in (`track`) and the zero-cost pass-through.
 mod backend;
 
+// The lock every table of allocsite's uses (fork-safe).
+#[cfg(feature = "track")]
+mod lock;
+
 // The tracking engine and what it stands on (feature `track`).
 #[cfg(feature = "track")]
 mod capture;

@@ -64,6 +64,12 @@ fn scenario(name: &str, path: &Path) {
             let _ = allocsite::abort_on_alloc(allocates_in_a_no_allocation_zone);
             unreachable!("the allocation above aborts the process");
         }
+        "abort_zone_inner_scope" => {
+            // A scope opened inside a no-allocation zone does not lift it.
+            let _ =
+                allocsite::abort_on_alloc(|| allocsite::measure(allocates_in_a_no_allocation_zone));
+            unreachable!("the allocation above aborts the process");
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -96,23 +102,29 @@ fn main() {
         println!("lifecycle: needs --features track; skipped");
         return;
     }
-    // A strict no-allocation zone aborts with the offending stack on stderr.
-    let output = Command::new(std::env::current_exe().unwrap())
-        .env("ALLOCSITE_LIFECYCLE_SCENARIO", "abort_zone")
-        .env("ALLOCSITE_LIFECYCLE_PATH", "unused")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "the zone must abort: {stderr}");
-    assert!(
-        stderr.contains("allocsite: a 77-byte allocation inside a no-allocation zone"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("allocates_in_a_no_allocation_zone"),
-        "the stack names the function: {stderr}"
-    );
-    println!("lifecycle: abort_zone: aborted with the stack printed");
+    // A strict no-allocation zone aborts with the offending stack on stderr, also when the
+    // allocation happens inside a scope opened in the zone.
+    for scenario in ["abort_zone", "abort_zone_inner_scope"] {
+        let output = Command::new(std::env::current_exe().unwrap())
+            .env("ALLOCSITE_LIFECYCLE_SCENARIO", scenario)
+            .env("ALLOCSITE_LIFECYCLE_PATH", "unused")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "{scenario}: the zone must abort: {stderr}"
+        );
+        assert!(
+            stderr.contains("allocsite: a 77-byte allocation inside a no-allocation zone"),
+            "{scenario}: {stderr}"
+        );
+        assert!(
+            stderr.contains("allocates_in_a_no_allocation_zone"),
+            "{scenario}: the stack names the function: {stderr}"
+        );
+        println!("lifecycle: {scenario}: aborted with the stack printed");
+    }
 
     for name in ["exit", "static", "fork"] {
         let (path, pid) = run_child(name);

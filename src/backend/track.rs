@@ -2,19 +2,19 @@
 //! adapted to the engine. The hooks and counters pass straight through; scopes and
 //! profiling sessions are translated between the public types and the engine's.
 
-use std::sync::Mutex;
-
 pub(crate) use crate::engine::hooks::{
     after_plain_realloc, on_alloc, on_dealloc, on_realloc, realloc_is_plain, try_dealloc_fast,
 };
 pub(crate) use crate::engine::stats::{check_installed, stats, thread_stats};
 
 use crate::budget::usage::{CallSite, ScopeKind, SiteStack, Usage};
+use crate::engine::fork::{self, ForkHooks};
 use crate::engine::profiling::{self, SessionOptions};
 use crate::engine::scope::run::{ScopeOptions, ScopeSite, run};
 use crate::engine::scope::table::{OnAllocation, ScopeCounts};
 use crate::engine::thread::untracked;
 use crate::error::Error;
+use crate::lock::{SpinGuard, SpinLock};
 use crate::profiler::builder::ProfilerBuilder;
 use crate::profiler::finish::{ProfileReport, write_outputs};
 use crate::report::profile::first_user_frame;
@@ -30,6 +30,7 @@ pub(crate) fn run_scope<R>(kind: ScopeKind, work: impl FnOnce() -> R) -> Result<
             ScopeKind::CurrentThread | ScopeKind::SpawnedThreads => OnAllocation::Record,
         },
     };
+    register_fork_handlers();
     run(options, work, usage)
 }
 
@@ -88,15 +89,32 @@ struct Active {
     command: String,
 }
 
-static ACTIVE: Mutex<Option<Active>> = Mutex::new(None);
+static ACTIVE: SpinLock<Option<Active>> = SpinLock::new(None);
 
-fn active() -> std::sync::MutexGuard<'static, Option<Active>> {
-    ACTIVE.lock().unwrap_or_else(|poison| poison.into_inner())
+fn active() -> SpinGuard<'static, Option<Active>> {
+    ACTIVE.lock()
+}
+
+/// Registers the `fork` handlers (once): the engine's locks, and this file's `ACTIVE`, which
+/// a forked child empties (the parent's profile is not the child's to write, and the child
+/// may start its own).
+fn register_fork_handlers() {
+    fork::register(ForkHooks {
+        prepare: || ACTIVE.lock_and_hold(),
+        // SAFETY: taken by `prepare` on this thread just before the fork.
+        parent: || unsafe { ACTIVE.release_held() },
+        child: || {
+            // SAFETY: as above.
+            unsafe { ACTIVE.release_held() };
+            *ACTIVE.lock() = None;
+        },
+    });
 }
 
 /// Starts a profiling session configured by `config`.
 pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
     check_installed()?;
+    register_fork_handlers();
     let mut active = active();
     if active.is_some() {
         return Err(Error::AlreadyRunning);
@@ -135,6 +153,11 @@ pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
 fn register_exit_hook() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     extern "C" fn at_exit() {
+        // A forked child that inherited the hook has nothing to write, and must not touch a
+        // lock before it knows that (its parent's threads may have held them at the fork).
+        if !profiling::started_in_this_process() {
+            return;
+        }
         // Unwinding out of an `extern "C"` function aborts; catch it and report instead.
         let result = std::panic::catch_unwind(|| {
             if let Err(error) = finish_profiling() {

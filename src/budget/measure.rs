@@ -35,10 +35,15 @@ pub fn measure<R>(work: impl FnOnce() -> R) -> Result<(R, Usage), Error> {
     backend::run_scope(ScopeKind::CurrentThread, work)
 }
 
-/// Like [`measure`], but also counts every thread that starts while `work` runs (the
-/// threads it spawns). New threads join the scope when they first allocate. Only one such
-/// scope can be open in the process at a time (others wait), so threads started by other
-/// tests meanwhile cannot join it; it must not be opened inside another scope.
+/// Like [`measure`], but also counts the threads `work` starts, and the threads they start,
+/// for as long as the scope is open. A thread joins at its creation, before it runs any code
+/// of its own; threads started anywhere else — other tests running in parallel included —
+/// never join, and any number of these scopes can be open at once. It must not be opened
+/// inside another scope.
+///
+/// Threads are followed through `pthread_create`, which allocsite forwards to the C library
+/// on glibc Linux (dynamically linked); on other platforms the scope counts only the calling
+/// thread.
 ///
 /// # Errors
 ///

@@ -189,7 +189,7 @@ fn on_realloc_general(
         if let Some(settlement) = settlement {
             thread_state::with(|thread| {
                 slow_path(thread, || {
-                    recorder::on_failed_realloc(pointer, old_size, settlement);
+                    recorder::on_failed_realloc(thread, pointer, old_size, settlement);
                 });
             });
         }

@@ -24,10 +24,12 @@
 //! The backend interface the rest of the crate uses is `crate::backend` (`backend/track.rs`).
 
 pub(crate) mod counters;
+pub(crate) mod fork;
 pub(crate) mod hooks;
 pub(crate) mod profiling;
 pub(crate) mod recorder;
 pub(crate) mod sampler;
 pub(crate) mod scope;
+pub(crate) mod spawn;
 pub(crate) mod stats;
 pub(crate) mod thread;

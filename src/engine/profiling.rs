@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::symbolize::runtime_entry::learn_runtime_entry;
 
 use super::counters;
-use super::recorder::{self, session::FinishedSession};
+use super::recorder::session::{self, FinishedSession};
 use super::sampler;
 use super::stats::check_installed;
 use super::thread::untracked;
@@ -39,11 +39,17 @@ pub(crate) fn start(options: SessionOptions) -> Result<(), Error> {
     // and learn where this thread's stack enters user code (captures stop there).
     set_stop_at_runtime_entry(options.stop_at_runtime_entry);
     untracked(learn_runtime_entry);
-    let session = untracked(|| recorder::lock().start_session(options.sample_bytes));
+    let session = untracked(|| session::start(options.sample_bytes));
     sampler::begin_session(session, options.sample_bytes, options.seed);
     counters::wake_all();
     STARTED_BY.store(std::process::id(), Relaxed);
     Ok(())
+}
+
+/// True if a session is running and this process started it (false in a forked child that
+/// inherited its parent's session). Touches no lock.
+pub(crate) fn started_in_this_process() -> bool {
+    STARTED_BY.load(Relaxed) == std::process::id()
 }
 
 /// Ends the running session and returns its figures; `None` if none is running, or in a
@@ -51,7 +57,7 @@ pub(crate) fn start(options: SessionOptions) -> Result<(), Error> {
 /// it with [`untracked`].
 pub(crate) fn finish() -> Option<FinishedSession> {
     sampler::end_session();
-    let finished = untracked(|| recorder::lock().finish_session())?;
+    let finished = untracked(session::finish)?;
     if STARTED_BY.swap(0, Relaxed) != std::process::id() {
         untracked(|| drop(finished));
         return None;

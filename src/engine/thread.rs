@@ -10,10 +10,11 @@
 
 use std::cell::Cell;
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::counters::{self, CounterBlock, RawCounts, bump};
 use super::recorder::live::maybe_recorded;
+use super::recorder::local::Local;
 use super::sampler::{self, Countdown};
 
 /// Bits of [`ThreadState::unusual`]: why a hook cannot take the fast path.
@@ -49,6 +50,12 @@ pub(crate) struct ThreadState {
     published_blocks: Cell<i64>,
     /// The sampling countdown (owned by `sampler`).
     countdown: Countdown,
+    /// This thread's recording state, adopted on its first recording (null: none yet).
+    local: Cell<*const Local>,
+    /// The thread-spanning scope threads created by this thread join (0: none): set while
+    /// a `measure_with_spawned_threads` scope runs here, and inherited at thread creation
+    /// (`engine/spawn.rs`), so threads started by those threads join it too.
+    spanning: Cell<u64>,
     /// Identifier of the innermost open budget scope on this thread (0: none).
     scope: Cell<u64>,
 }
@@ -74,6 +81,8 @@ thread_local! {
             published_bytes: Cell::new(0),
             published_blocks: Cell::new(0),
             countdown: Countdown::new(),
+            local: Cell::new(std::ptr::null()),
+            spanning: Cell::new(0),
             scope: Cell::new(0),
         }
     };
@@ -110,20 +119,6 @@ pub(crate) fn untracked<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The thread-spanning scope a new thread joins on its first allocation (0: none). Set by
-/// `scope::run` while a `measure_with_spawned_threads` scope is open.
-static SPANNING_SCOPE: AtomicU64 = AtomicU64::new(0);
-
-/// The scope a thread making its first allocation now should join.
-fn spanning_scope() -> u64 {
-    SPANNING_SCOPE.load(Relaxed)
-}
-
-/// Opens (`id`) or closes (0) the scope that new threads join.
-pub(crate) fn set_spanning_scope(id: u64) {
-    SPANNING_SCOPE.store(id, Relaxed);
-}
-
 /// Where a hook adds its counts.
 pub(crate) enum Counters {
     /// The thread's own block: owner-only stores.
@@ -147,6 +142,41 @@ impl ThreadState {
 
     pub(crate) fn set_busy(&self, busy: bool) {
         self.set_flag(BUSY, busy);
+    }
+
+    /// This thread's recording state, adopted on first use; `None` only when out of memory
+    /// or after the thread retired its state. Call on the recording path (guard held).
+    pub(crate) fn local(&self) -> Option<&'static Local> {
+        let local = self.local.get();
+        if !local.is_null() {
+            // SAFETY: set below from a `&'static Local`.
+            return Some(unsafe { &*local });
+        }
+        if self.exited.get() {
+            return None;
+        }
+        let local = Local::adopt()?;
+        self.local.set(local);
+        Some(local)
+    }
+
+    /// The thread-spanning scope threads started from this one join (0: none).
+    pub(crate) fn spanning(&self) -> u64 {
+        self.spanning.get()
+    }
+
+    /// Sets [`ThreadState::spanning`].
+    pub(crate) fn set_spanning(&self, scope: u64) {
+        self.spanning.set(scope);
+    }
+
+    /// Joins the thread-spanning scope of the thread that created this one, at the very
+    /// start of this thread (before it runs any code of its own).
+    pub(crate) fn join_spanning_scope(&self, scope: u64) {
+        self.spanning.set(scope);
+        if self.scope() == 0 {
+            self.set_scope(scope);
+        }
     }
 
     /// The innermost open budget scope (0: none).
@@ -207,10 +237,6 @@ impl ThreadState {
         // `try_with` fails only if this thread is already tearing its thread-locals down.
         if EXIT_NOTICE.try_with(|_| ()).is_err() {
             self.retire();
-        }
-        // A thread that starts while a thread-spanning budget scope is open joins it.
-        if self.scope() == 0 {
-            self.set_scope(spanning_scope());
         }
         self.set_busy(false);
         self.counters()
@@ -410,6 +436,11 @@ impl ThreadState {
 
     fn retire(&self) {
         self.publish_pending();
+        let local = self.local.replace(std::ptr::null());
+        if !local.is_null() {
+            // SAFETY: see `local`.
+            unsafe { &*local }.release();
+        }
         let block = self.block.replace(std::ptr::null());
         self.set_flag(NO_BLOCK, true);
         self.exited.set(true);

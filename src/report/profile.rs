@@ -45,9 +45,9 @@ impl Profile {
         let mut by_frames: HashMap<Vec<String>, usize> = HashMap::new();
         let mut sites: Vec<ProfiledSite> = Vec::new();
         let mut merged_sites = 0;
-        for (id, stack) in &finished.stacks {
-            let stats = finished.session.sites[*id as usize];
-            let frames = symbolizer.frames(stack, trim);
+        for site in &finished.sites {
+            let stats = site.stats;
+            let frames = symbolizer.frames(&site.stack, trim);
             let key: Vec<String> = frames.iter().map(Frame::dhat_string).collect();
             match by_frames.get(&key) {
                 Some(&index) => {
@@ -64,11 +64,11 @@ impl Profile {
         Profile {
             command,
             pid,
-            sample_bytes: finished.session.sample_bytes,
+            sample_bytes: finished.sample_bytes,
             unwinder: capture::unwinder().name(),
             end_time: finished.end_time,
-            peak_time: finished.session.peak_time.min(finished.end_time),
-            samples: finished.session.samples,
+            peak_time: finished.peak_time.min(finished.end_time),
+            samples: finished.samples,
             merged_sites,
             sites,
         }

@@ -4,9 +4,15 @@
 use std::collections::HashMap;
 
 use crate::capture::runtime_entry::remember_runtime_entry;
+use crate::lock::SpinLock;
 
 use super::frame::{Frame, trim_path};
 use super::trim::{TrimOptions, is_runtime_entry, trim_frames};
+
+/// Held around every call allocsite makes into the `backtrace` crate's symbolizer, which
+/// keeps a process-wide lock of its own: `fork`'s prepare handler takes this one, so no
+/// allocsite thread is inside `backtrace` when a process forks and a child can symbolize.
+pub(crate) static BACKTRACE: SpinLock<()> = SpinLock::new(());
 
 /// Symbolizes captured stacks, caching by address (one `backtrace::resolve` per distinct
 /// address).
@@ -42,6 +48,7 @@ impl Symbolizer {
     /// See the module docs for the exact rules and for what is returned when everything is
     /// trimmed.
     pub(crate) fn frames(&mut self, ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
+        let _backtrace = BACKTRACE.lock();
         let mut all = Vec::with_capacity(ips.len());
         for &ip in ips {
             let resolved = self.resolve(ip);

@@ -1,14 +1,30 @@
-//! A running profiling session's figures: DHAT's per-program-point figures for every site,
-//! the session's live bytes and its global peak; and what a finished session hands over.
+//! The running profiling session: its identity and clock, the session-wide live figures
+//! and their peak (DHAT's t-gmax), and, when it finishes, the per-site figures summed over
+//! every thread's [`Local`].
+//!
+//! The global peak. Each thread adds the live change of its recorded blocks (weighted, in
+//! fixed point) to the session's live figure — at once while only one thread records, in
+//! batches of [`PUBLISH_BYTES`] while several do (so threads do not contend on one cache
+//! line). When the published figure reaches a new maximum, the peak and its time are noted;
+//! before the first decrease after a rise, every site's live figures are copied into their
+//! at-peak figures (`gb`/`gbk`), as DHAT does: O(sites) per rise. With one recording thread
+//! the peak is exact; with `n`, within about `n × PUBLISH_BYTES` of the true one.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use super::live::LiveBlock;
-use super::sites::SiteId;
+use super::clock::{self, Mark};
+use super::live::{self, LiveBlock};
+use super::local::{self, FIXED, Local, float};
+use super::memory::{Chunks, Zeroable};
+use super::sites::{SITES, SiteId};
+use crate::lock::SpinLock;
 
-/// DHAT's per-program-point figures for one site during one profiling session. Sampled
-/// figures are estimates, kept as `f64` sums of per-allocation weights and rounded when
-/// written.
+/// A thread publishes its live change once it exceeds this many (weighted) bytes.
+pub(crate) const PUBLISH_BYTES: i64 = 64 * 1024;
+
+/// DHAT's per-program-point figures for one site of a finished session. Sampled figures
+/// are estimates, sums of per-allocation weights, rounded when written.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct SiteStats {
     pub(crate) total_bytes: f64,
@@ -17,7 +33,8 @@ pub(crate) struct SiteStats {
     pub(crate) total_lifetime: f64,
     pub(crate) live_bytes: f64,
     pub(crate) live_blocks: f64,
-    /// This site's own running maximum of live bytes (and the blocks at that moment).
+    /// This site's largest live bytes (and the blocks at that moment). With several
+    /// threads, the sum of each thread's maximum: an upper bound of the site's maximum.
     pub(crate) max_bytes: f64,
     pub(crate) max_blocks: f64,
     /// Live at the moment of the global peak (t-gmax).
@@ -27,123 +44,250 @@ pub(crate) struct SiteStats {
     pub(crate) samples: u64,
 }
 
-/// A running profiling session's figures.
-pub(crate) struct Session {
-    pub(crate) id: u32,
-    pub(crate) started: Instant,
-    pub(crate) sample_bytes: u64,
-    pub(crate) sites: Vec<SiteStats>,
-    live_bytes: f64,
-    live_blocks: f64,
-    pub(crate) peak_bytes: f64,
-    pub(crate) peak_blocks: f64,
-    pub(crate) peak_time: u64,
-    /// The peak rose since the sites' at-peak figures were last copied.
-    peak_unsaved: bool,
-    pub(crate) samples: u64,
-}
-
-impl Session {
-    pub(crate) fn new(id: u32, sample_bytes: u64) -> Self {
-        Session {
-            id,
-            started: Instant::now(),
-            sample_bytes,
-            sites: Vec::new(),
-            live_bytes: 0.0,
-            live_blocks: 0.0,
-            peak_bytes: 0.0,
-            peak_blocks: 0.0,
-            peak_time: 0,
-            peak_unsaved: false,
-            samples: 0,
-        }
-    }
-
-    /// Microseconds since the session started (DHAT's time unit for Rust programs).
-    pub(crate) fn now(&self) -> u64 {
-        self.micros_at(Instant::now())
-    }
-
-    /// Microseconds from the session's start to `instant` (0 if it is earlier).
-    pub(crate) fn micros_at(&self, instant: Instant) -> u64 {
-        instant.saturating_duration_since(self.started).as_micros() as u64
-    }
-
-    pub(crate) fn site(&mut self, site: SiteId) -> &mut SiteStats {
-        let index = site as usize;
-        if index >= self.sites.len() {
-            self.sites.resize(index + 1, SiteStats::default());
-        }
-        &mut self.sites[index]
-    }
-
-    pub(crate) fn add(&mut self, site: SiteId, size: u64, weight: f64, now: u64) {
-        let bytes = size as f64 * weight;
-        let stats = self.site(site);
-        stats.samples += 1;
-        stats.total_bytes += bytes;
-        stats.total_blocks += weight;
-        stats.live_bytes += bytes;
-        stats.live_blocks += weight;
-        if stats.live_bytes > stats.max_bytes {
-            stats.max_bytes = stats.live_bytes;
-            stats.max_blocks = stats.live_blocks;
-        }
-        self.samples += 1;
-        self.live_bytes += bytes;
-        self.live_blocks += weight;
-        // `>=`: of equal peaks the latest counts, as in Valgrind's DHAT.
-        if self.live_bytes >= self.peak_bytes {
-            self.peak_bytes = self.live_bytes;
-            self.peak_blocks = self.live_blocks;
-            self.peak_time = now;
-            self.peak_unsaved = true;
-        }
-    }
-
-    pub(crate) fn remove(&mut self, block: &LiveBlock, now: u64) {
-        self.save_peak();
-        let bytes = block.size as f64 * block.weight;
-        let lifetime = now.saturating_sub(block.allocated_at) as f64 * block.weight;
-        let stats = self.site(block.site);
-        stats.live_bytes -= bytes;
-        stats.live_blocks -= block.weight;
-        stats.total_lifetime += lifetime;
-        self.live_bytes -= bytes;
-        self.live_blocks -= block.weight;
-    }
-
-    /// Undoes [`Session::remove`] of a block that turned out not to be freed (a failed
-    /// realloc): it is live again and its lifetime so far is not charged.
-    pub(crate) fn restore(&mut self, block: &LiveBlock, now: u64) {
-        let bytes = block.size as f64 * block.weight;
-        let lifetime = now.saturating_sub(block.allocated_at) as f64 * block.weight;
-        let stats = self.site(block.site);
-        stats.live_bytes += bytes;
-        stats.live_blocks += block.weight;
-        stats.total_lifetime -= lifetime;
-        self.live_bytes += bytes;
-        self.live_blocks += block.weight;
-    }
-
-    /// Copies every site's live figures into its at-peak figures if the peak moved. Done
-    /// lazily, before the first decrease after a rise, as DHAT does: O(sites) per peak.
-    pub(crate) fn save_peak(&mut self) {
-        if self.peak_unsaved {
-            for stats in &mut self.sites {
-                stats.peak_bytes = stats.live_bytes;
-                stats.peak_blocks = stats.live_blocks;
-            }
-            self.peak_unsaved = false;
-        }
-    }
+/// One site of a finished session.
+pub(crate) struct FinishedSite {
+    pub(crate) stack: Box<[usize]>,
+    pub(crate) stats: SiteStats,
 }
 
 /// What a finished session hands to the report writers.
 pub(crate) struct FinishedSession {
-    pub(crate) session: Session,
+    pub(crate) sample_bytes: u64,
+    /// Microseconds from the start to the end, and to the global peak.
     pub(crate) end_time: u64,
-    /// The captured stack of every site that has figures, by site id.
-    pub(crate) stacks: Vec<(SiteId, Box<[usize]>)>,
+    pub(crate) peak_time: u64,
+    /// Allocations whose stacks were captured.
+    pub(crate) samples: u64,
+    /// Every site with figures.
+    pub(crate) sites: Vec<FinishedSite>,
+}
+
+#[repr(C)]
+struct AtPeak {
+    bytes: AtomicI64,
+    blocks: AtomicI64,
+}
+
+// SAFETY: atomic integers.
+unsafe impl Zeroable for AtPeak {}
+
+/// The session-wide state (one session at a time).
+struct State {
+    id: AtomicU32,
+    sample_bytes: AtomicU64,
+    live_bytes: AtomicI64,
+    live_blocks: AtomicI64,
+    peak_bytes: AtomicI64,
+    peak_blocks: AtomicI64,
+    peak_ticks: AtomicU64,
+    peak_unsaved: AtomicBool,
+    /// Serialises peak snapshots, starts and finishes; holds the start mark.
+    control: SpinLock<Option<Mark>>,
+    at_peak: Chunks<AtPeak>,
+}
+
+static STATE: State = State {
+    id: AtomicU32::new(0),
+    sample_bytes: AtomicU64::new(0),
+    live_bytes: AtomicI64::new(0),
+    live_blocks: AtomicI64::new(0),
+    peak_bytes: AtomicI64::new(0),
+    peak_blocks: AtomicI64::new(0),
+    peak_ticks: AtomicU64::new(0),
+    peak_unsaved: AtomicBool::new(false),
+    control: SpinLock::new(None),
+    at_peak: Chunks::new(),
+};
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// The running session's id (0: none).
+pub(crate) fn current() -> u32 {
+    STATE.id.load(Relaxed)
+}
+
+/// Starts a session and returns its id. The caller makes the sampler use it.
+pub(crate) fn start(sample_bytes: u64) -> u32 {
+    clock::init();
+    let mut control = STATE.control.lock();
+    let id = NEXT_ID.fetch_add(1, Relaxed).max(1);
+    for (_, at_peak) in STATE.at_peak.iter() {
+        at_peak.bytes.store(0, Relaxed);
+        at_peak.blocks.store(0, Relaxed);
+    }
+    for cell in [
+        &STATE.live_bytes,
+        &STATE.live_blocks,
+        &STATE.peak_bytes,
+        &STATE.peak_blocks,
+    ] {
+        cell.store(0, Relaxed);
+    }
+    STATE.peak_unsaved.store(false, Relaxed);
+    STATE.sample_bytes.store(sample_bytes, Relaxed);
+    *control = Some(Mark::now());
+    STATE.peak_ticks.store(clock::ticks(), Relaxed);
+    STATE.id.store(id, Relaxed);
+    id
+}
+
+/// Adds a recorded block's live change to the session's figure (see the module docs);
+/// `local` is the acting thread's state.
+pub(crate) fn publish(local: &Local, bytes_fixed: i64, weight_fixed: i64, now: u64) {
+    let bytes = local.pending_bytes.load(Relaxed) + bytes_fixed;
+    let blocks = local.pending_blocks.load(Relaxed) + weight_fixed;
+    if local::owned_count() > 1 && bytes.abs() < PUBLISH_BYTES * FIXED as i64 {
+        local.pending_bytes.store(bytes, Relaxed);
+        local.pending_blocks.store(blocks, Relaxed);
+        return;
+    }
+    local.pending_bytes.store(0, Relaxed);
+    local.pending_blocks.store(0, Relaxed);
+    let live = STATE.live_bytes.fetch_add(bytes, Relaxed) + bytes;
+    let live_blocks = STATE.live_blocks.fetch_add(blocks, Relaxed) + blocks;
+    if bytes > 0 {
+        // `>=`: of equal peaks the latest counts, as in Valgrind's DHAT.
+        if live >= STATE.peak_bytes.fetch_max(live, Relaxed) {
+            STATE.peak_blocks.store(live_blocks, Relaxed);
+            STATE.peak_ticks.store(now, Relaxed);
+            STATE.peak_unsaved.store(true, Relaxed);
+        }
+    } else if bytes < 0 && STATE.peak_unsaved.load(Relaxed) {
+        save_peak(STATE.id.load(Relaxed));
+    }
+}
+
+/// Copies every site's live figures (summed over the threads) into its at-peak figures.
+fn save_peak(session: u32) {
+    let _control = STATE.control.lock();
+    if !STATE.peak_unsaved.swap(false, Relaxed) {
+        return;
+    }
+    // Only this function (under the control lock) writes the at-peak figures, so plain
+    // loads and stores add them up.
+    let high = SITES.count() as usize;
+    for site in 0..high {
+        if let Some(at_peak) = STATE.at_peak.get(site) {
+            at_peak.bytes.store(0, Relaxed);
+            at_peak.blocks.store(0, Relaxed);
+        }
+    }
+    for local in local::all() {
+        for (site, figures) in local.all_figures(session) {
+            let bytes = figures.live_bytes.load(Relaxed);
+            let blocks = figures.live_blocks.load(Relaxed);
+            if bytes == 0 && blocks == 0 {
+                continue;
+            }
+            if let Some(at_peak) = STATE.at_peak.get_or_map(site as usize) {
+                at_peak
+                    .bytes
+                    .store(at_peak.bytes.load(Relaxed) + bytes, Relaxed);
+                at_peak
+                    .blocks
+                    .store(at_peak.blocks.load(Relaxed) + blocks, Relaxed);
+            }
+        }
+    }
+}
+
+/// Ends the running session: blocks still live count as live at the end and their lifetimes
+/// run to the end; the records only the session needed are forgotten. `None` if no session
+/// is running. Allocates (the caller holds the reentrancy guard).
+pub(crate) fn finish() -> Option<FinishedSession> {
+    let session = STATE.id.load(Relaxed);
+    if session == 0 {
+        return None;
+    }
+    if STATE.peak_unsaved.load(Relaxed) {
+        save_peak(session);
+    }
+    let start = STATE.control.lock().take()?;
+    STATE.id.store(0, Relaxed);
+    let end_ticks = clock::ticks();
+    let end = Mark::now();
+    let rate = clock::ticks_per_micro(start, end);
+    let micros = |ticks: u64| (ticks.saturating_sub(start.ticks) as f64 / rate).round() as u64;
+    let end_time = micros(end_ticks).max(1);
+    let peak_time = micros(STATE.peak_ticks.load(Relaxed)).min(end_time);
+
+    let mut sites: HashMap<SiteId, SiteStats> = HashMap::new();
+    for local in local::all() {
+        for (site, figures) in local.all_figures(session) {
+            let samples = figures.samples.load(Relaxed);
+            let lifetime = float(&figures.total_lifetime);
+            let live = figures.live_bytes.load(Relaxed);
+            if samples == 0 && lifetime == 0.0 && live == 0 {
+                continue;
+            }
+            let stats = sites.entry(site).or_default();
+            stats.total_bytes += float(&figures.total_bytes);
+            stats.total_blocks += float(&figures.total_blocks);
+            stats.total_lifetime += lifetime / rate;
+            stats.live_bytes += live as f64 / FIXED;
+            stats.live_blocks += figures.live_blocks.load(Relaxed) as f64 / FIXED;
+            stats.max_bytes += figures.max_bytes.load(Relaxed) as f64 / FIXED;
+            stats.max_blocks += figures.max_blocks.load(Relaxed) as f64 / FIXED;
+            stats.samples += samples;
+        }
+    }
+    // Blocks still live: their lifetimes run to the end; records kept only for this
+    // session are forgotten (scopes keep theirs).
+    live::for_each_live(
+        |block: &mut LiveBlock| {
+            if block.session == session {
+                let lifetime = end_ticks.saturating_sub(block.allocated_at) as f64 / rate;
+                if let Some(stats) = sites.get_mut(&block.site) {
+                    stats.total_lifetime += lifetime * block.weight;
+                }
+                block.session = 0;
+            }
+        },
+        |block| block.session == 0 && block.scope == 0,
+    );
+    live::reset_if_empty();
+    let mut samples = 0;
+    let finished = sites
+        .into_iter()
+        .map(|(id, mut stats)| {
+            if let Some(at_peak) = STATE.at_peak.get(id as usize) {
+                stats.peak_bytes = at_peak.bytes.load(Relaxed) as f64 / FIXED;
+                stats.peak_blocks = at_peak.blocks.load(Relaxed) as f64 / FIXED;
+            }
+            samples += stats.samples;
+            FinishedSite {
+                stack: SITES.stack(id).into_boxed_slice(),
+                stats,
+            }
+        })
+        .collect();
+    Some(FinishedSession {
+        sample_bytes: STATE.sample_bytes.load(Relaxed),
+        end_time,
+        peak_time,
+        samples,
+        sites: finished,
+    })
+}
+
+/// For `fork`: takes the session's lock and keeps it.
+pub(crate) fn lock_for_fork() {
+    STATE.control.lock_and_hold();
+}
+
+/// Releases what [`lock_for_fork`] took.
+///
+/// # Safety
+///
+/// Only in `fork`'s parent or child handler after `lock_for_fork` on this thread.
+pub(crate) unsafe fn unlock_after_fork() {
+    // SAFETY: the caller's contract.
+    unsafe { STATE.control.release_held() };
+}
+
+/// In a forked child: the parent's session is not the child's; forget it without writing
+/// anything, so the child can start its own.
+pub(crate) fn abandon_in_child() {
+    STATE.id.store(0, Relaxed);
+    *STATE.control.lock() = None;
 }

@@ -2,65 +2,151 @@
 //!
 //! Stacks are stored as raw return addresses (innermost first) and symbolized only when a
 //! report is written. The table only grows: ids stay valid for the whole process, so budget
-//! scopes and profiling sessions can both refer to sites without coordinating. It lives
-//! inside the recorder's lock and is only reached on the recording (slow) path. Its hasher,
-//! [`AddressHasher`], also keys the live-block table.
+//! scopes and profiling sessions can both refer to sites without coordinating.
+//!
+//! Reading is lock-free: a site's slot is written once, before its id is handed out, in a
+//! [`Chunks`] array whose elements never move, so any thread holding an id can read its
+//! stack. Adding a site takes the table's lock (for the hash index). Each thread keeps a
+//! small cache of the sites it met (`local.rs`), so the lock is taken only the first time a
+//! thread meets a stack.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use super::memory::{Chunks, DROPPED, IntMap, Zeroable};
+use crate::capture::unwinder::MAX_FRAMES;
+use crate::lock::SpinLock;
 
 pub(crate) type SiteId = u32;
 
-#[derive(Default)]
-pub(crate) struct SiteTable {
-    ids: HashMap<Box<[usize]>, SiteId, BuildHasherDefault<AddressHasher>>,
-    stacks: Vec<Box<[usize]>>,
+/// One site: its stack and the next site with the same hash (a collision chain).
+#[repr(C)]
+pub(crate) struct SiteSlot {
+    hash: AtomicU64,
+    /// Next site with the same hash, plus one (0: none).
+    next: AtomicU32,
+    depth: AtomicU32,
+    frames: [AtomicUsize; MAX_FRAMES],
 }
+
+// SAFETY: all fields are atomics of integers.
+unsafe impl Zeroable for SiteSlot {}
+
+impl SiteSlot {
+    /// True if this slot holds exactly `stack`.
+    pub(crate) fn holds(&self, stack: &[usize]) -> bool {
+        self.depth.load(Relaxed) as usize == stack.len()
+            && stack
+                .iter()
+                .zip(&self.frames)
+                .all(|(&address, slot)| slot.load(Relaxed) == address)
+    }
+
+    /// Copies the stack into `out`; returns its depth.
+    pub(crate) fn copy_to(&self, out: &mut [usize; MAX_FRAMES]) -> usize {
+        let depth = (self.depth.load(Relaxed) as usize).min(MAX_FRAMES);
+        for (target, slot) in out.iter_mut().zip(&self.frames).take(depth) {
+            *target = slot.load(Relaxed);
+        }
+        depth
+    }
+}
+
+/// The process's site table.
+pub(crate) struct SiteTable {
+    slots: Chunks<SiteSlot>,
+    /// Hash → first site with that hash, plus one; and the number of sites.
+    index: SpinLock<(IntMap<u32>, u32)>,
+    /// Sites added so far (published after each slot is written).
+    count: AtomicU32,
+}
+
+/// The one site table.
+pub(crate) static SITES: SiteTable = SiteTable {
+    slots: Chunks::new(),
+    index: SpinLock::new((IntMap::new(), 0)),
+    count: AtomicU32::new(0),
+};
 
 impl SiteTable {
-    /// The id of `stack`, adding it on first sight.
-    pub(crate) fn intern(&mut self, stack: &[usize]) -> SiteId {
-        if let Some(&id) = self.ids.get(stack) {
-            return id;
+    /// The id of `stack` (whose [`hash`] is `hash`), adding it on first sight; `None` when
+    /// the table cannot grow (out of memory: the caller drops the record).
+    pub(crate) fn intern(&self, stack: &[usize], hash: u64) -> Option<SiteId> {
+        let stack = &stack[..stack.len().min(MAX_FRAMES)];
+        let mut index = self.index.lock();
+        let (map, count) = &mut *index;
+        let first = map.get(hash).copied().unwrap_or(0);
+        let mut cursor = first;
+        while cursor != 0 {
+            let id = cursor - 1;
+            let slot = self.slot(id)?;
+            if slot.holds(stack) {
+                return Some(id);
+            }
+            cursor = slot.next.load(Relaxed);
         }
-        let id = self.stacks.len() as SiteId;
-        self.stacks.push(stack.into());
-        self.ids.insert(stack.into(), id);
-        id
+        let id = *count;
+        let Some(slot) = self.slots.get_or_map(id as usize) else {
+            DROPPED.fetch_add(1, Relaxed);
+            return None;
+        };
+        slot.hash.store(hash, Relaxed);
+        slot.next.store(first, Relaxed);
+        slot.depth.store(stack.len() as u32, Relaxed);
+        for (target, &address) in slot.frames.iter().zip(stack) {
+            target.store(address, Relaxed);
+        }
+        if map.insert(hash, id + 1).is_err() {
+            DROPPED.fetch_add(1, Relaxed);
+            return None;
+        }
+        *count += 1;
+        self.count
+            .store(*count, std::sync::atomic::Ordering::Release);
+        Some(id)
     }
 
-    pub(crate) fn stack(&self, id: SiteId) -> &[usize] {
-        &self.stacks[id as usize]
+    /// The slot of site `id` (any id this table handed out).
+    pub(crate) fn slot(&self, id: SiteId) -> Option<&SiteSlot> {
+        self.slots.get(id as usize)
+    }
+
+    /// Number of sites so far.
+    pub(crate) fn count(&self) -> u32 {
+        self.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The stack of site `id`, copied out (empty for an unknown id).
+    pub(crate) fn stack(&self, id: SiteId) -> Vec<usize> {
+        let mut frames = [0usize; MAX_FRAMES];
+        let depth = self.slot(id).map_or(0, |slot| slot.copy_to(&mut frames));
+        frames[..depth].to_vec()
+    }
+
+    /// For `fork`: the child's only thread may need the lock its parent's threads held.
+    pub(crate) fn lock_for_fork(&self) {
+        self.index.lock_and_hold();
+    }
+
+    /// Releases what [`SiteTable::lock_for_fork`] took.
+    ///
+    /// # Safety
+    ///
+    /// Only in `fork`'s parent or child handler after `lock_for_fork` on this thread.
+    pub(crate) unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { self.index.release_held() };
     }
 }
 
-/// A multiply-rotate hasher (FxHash's scheme) for return addresses: the keys are not
+/// A multiply-rotate hash (FxHash's scheme) of a stack's return addresses: they are not
 /// attacker-controlled, and SipHash would dominate the cost of an exact-mode allocation.
-#[derive(Default)]
-pub(crate) struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
+pub(crate) fn hash(stack: &[usize]) -> u64 {
+    let mut state = stack.len() as u64;
+    for &address in stack {
+        state = (state.rotate_left(5) ^ address as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
-    fn write(&mut self, bytes: &[u8]) {
-        // `[usize]` hashes as one byte slice: take it a word at a time.
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.write_u64(u64::from_ne_bytes(
-                word.try_into().expect("chunks of 8 bytes"),
-            ));
-        }
-        for &byte in words.remainder() {
-            self.write_u64(u64::from(byte));
-        }
-    }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, value: usize) {
-        self.write_u64(value as u64);
-    }
+    // Never 0: the maps reserve key 0 for empty slots.
+    state | 1
 }
 
 #[cfg(test)]
@@ -69,11 +155,28 @@ mod tests {
 
     #[test]
     fn same_stack_same_id_and_distinct_stacks_distinct_ids() {
-        let mut table = SiteTable::default();
-        let a = table.intern(&[1, 2, 3]);
-        let b = table.intern(&[1, 2, 4]);
+        let a = SITES
+            .intern(&[0x1001, 2, 3], hash(&[0x1001, 2, 3]))
+            .unwrap();
+        let b = SITES
+            .intern(&[0x1001, 2, 4], hash(&[0x1001, 2, 4]))
+            .unwrap();
         assert_ne!(a, b);
-        assert_eq!(table.intern(&[1, 2, 3]), a);
-        assert_eq!(table.stack(b), &[1, 2, 4]);
+        assert_eq!(
+            SITES.intern(&[0x1001, 2, 3], hash(&[0x1001, 2, 3])),
+            Some(a)
+        );
+        assert_eq!(SITES.stack(b), [0x1001, 2, 4]);
+        assert!(SITES.count() > a.max(b));
+    }
+
+    #[test]
+    fn colliding_hashes_keep_their_stacks_apart() {
+        // Two stacks forced onto one hash are told apart by their frames.
+        let c = SITES.intern(&[0x2001, 7], 0xdead_beef).unwrap();
+        let d = SITES.intern(&[0x2001, 8], 0xdead_beef).unwrap();
+        assert_ne!(c, d);
+        assert_eq!(SITES.intern(&[0x2001, 7], 0xdead_beef), Some(c));
+        assert_eq!(SITES.intern(&[0x2001, 8], 0xdead_beef), Some(d));
     }
 }

@@ -1,22 +1,20 @@
 //! Opening a budget scope around a closure, and closing it on every exit path.
 
-use std::sync::Mutex;
-
-use crate::engine::recorder;
+use crate::engine::recorder::live;
+use crate::engine::spawn;
+use crate::engine::recorder::sites::SITES;
 use crate::engine::stats::check_installed;
-use crate::engine::thread::{self as thread_state, set_spanning_scope, untracked};
+use crate::engine::thread::{self as thread_state, untracked};
 use crate::error::Error;
 use crate::symbolize::runtime_entry::learn_runtime_entry;
 
-use super::table::{ClosedScope, OnAllocation, ScopeCounts, SiteUsage};
-
-/// Serialises thread-spanning scopes: new threads can join only one of them.
-static SPANNING: Mutex<()> = Mutex::new(());
+use super::table::{ClosedScope, OnAllocation, SCOPES, ScopeCounts, SiteUsage};
 
 /// How a scope is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ScopeOptions {
-    /// Threads that start while the scope is open join it (`measure_with_spawned_threads`).
+    /// Threads this thread starts while the scope is open (and threads they start) join it
+    /// (`measure_with_spawned_threads`; see `engine/spawn.rs`).
     pub(crate) spanning: bool,
     /// What an allocation inside the scope does.
     pub(crate) on_allocation: OnAllocation,
@@ -39,17 +37,18 @@ pub(crate) fn run<R, U>(
 ) -> Result<(R, U), Error> {
     check_installed()?;
     let parent = thread_state::with(|thread| thread.scope());
-    let _spanning = match options.spanning {
-        true if parent != 0 => return Err(Error::NestedSpanningScope),
-        true => Some(SPANNING.lock().unwrap_or_else(|poison| poison.into_inner())),
-        false => None,
-    };
+    if options.spanning && parent != 0 {
+        return Err(Error::NestedSpanningScope);
+    }
+    spawn::anchor();
     if parent == 0 {
         // Learn where this thread's stack enters user code, so captures can stop there
         // (cheap after the first time: the symbolizer's caches are warm).
         untracked(learn_runtime_entry);
     }
-    let id = untracked(|| recorder::lock().scopes.open(parent, options.on_allocation));
+    let Some(id) = untracked(|| SCOPES.lock().open(parent, options.on_allocation)) else {
+        return Err(Error::OutOfMemory);
+    };
     let mut guard = Close {
         id,
         parent,
@@ -57,7 +56,7 @@ pub(crate) fn run<R, U>(
         closed: None,
     };
     if guard.spanning {
-        set_spanning_scope(id);
+        thread_state::with(|thread| thread.set_spanning(id));
     }
     thread_state::with(|thread| thread.set_scope(id));
     let value = work();
@@ -67,14 +66,12 @@ pub(crate) fn run<R, U>(
         .closed
         .as_ref()
         .expect("a scope is open until closed here");
-    // Copy the stacks out of the recorder untracked, build the report tracked, then free the
-    // untracked copies untracked.
+    // Copy the stacks out of the site table untracked, build the report tracked, then free
+    // the untracked copies untracked.
     let stacks: Vec<(Box<[usize]>, SiteUsage)> = untracked(|| {
-        let recorder = recorder::lock();
         closed
-            .sites
-            .iter()
-            .map(|(site, usage)| (recorder.sites.stack(*site).into(), *usage))
+            .sites()
+            .map(|(site, usage)| (SITES.stack(site).into_boxed_slice(), usage))
             .collect()
     });
     let sites: Vec<ScopeSite<'_>> = untracked(|| {
@@ -104,11 +101,16 @@ struct Close {
 impl Close {
     fn close(&mut self) {
         if self.spanning {
-            set_spanning_scope(0);
+            thread_state::with(|thread| thread.set_spanning(0));
         }
         thread_state::with(|thread| thread.set_scope(self.parent));
         let id = self.id;
-        self.closed = untracked(|| recorder::lock().scopes.close(id));
+        self.closed = untracked(|| SCOPES.lock().close(id));
+        if self.parent == 0 {
+            // The outermost scope on this thread closed: if nothing recorded is live any
+            // more, frees can skip the filter again.
+            untracked(live::reset_if_empty);
+        }
     }
 }
 
