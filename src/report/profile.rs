@@ -12,7 +12,7 @@ use crate::capture;
 use crate::engine::recorder::session::{FinishedSession, SiteStats};
 use crate::symbolize::frame::Frame;
 use crate::symbolize::resolve::Symbolizer;
-use crate::symbolize::trim::TrimOptions;
+use crate::symbolize::trim::{TrimOptions, is_library_frame};
 
 use super::dhat::{DhatFile, Extension, FrameTable, ProgramPoint};
 
@@ -162,7 +162,7 @@ fn merge(into: &mut SiteStats, from: &SiteStats) {
 pub(crate) fn first_user_frame(frames: &[Frame]) -> Option<&Frame> {
     frames
         .iter()
-        .find(|frame| !frame.is_library_frame())
+        .find(|frame| !is_library_frame(frame))
         .or_else(|| frames.first())
 }
 

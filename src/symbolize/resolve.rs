@@ -82,6 +82,7 @@ impl Symbolizer {
                     file,
                     line: sym.lineno(),
                     column: sym.colno(),
+                    object: None,
                 });
             });
             if frames.is_empty() {
@@ -91,6 +92,7 @@ impl Symbolizer {
                     file: None,
                     line: None,
                     column: None,
+                    object: None,
                 });
             }
             frames

@@ -58,11 +58,46 @@ fn top_cut(frames: &[Frame]) -> usize {
             || frame.file.as_deref().is_some_and(is_allocator_entry_file)
         {
             cut = index + 1;
-        } else if !frame.is_library_frame() {
+        } else if !is_library_frame(frame) {
             break;
         }
     }
     cut
+}
+
+/// True for frames of std, core, alloc, allocsite, the `backtrace` crate and the runtime:
+/// the run of them on top of a stack is where the top trim looks for machinery.
+pub(crate) fn is_library_frame(frame: &Frame) -> bool {
+    if frame.file.as_deref().is_some_and(is_std_path) {
+        return true;
+    }
+    let f = frame.function.as_str();
+    let f = f.strip_prefix('<').unwrap_or(f);
+    const LIBRARY_PREFIXES: &[&str] = &[
+        "std::",
+        "core::",
+        "alloc::",
+        "allocsite::",
+        "backtrace::",
+        "test::",
+        "__rust",
+        "__rdl_",
+        "__rg_",
+        "_Unwind_",
+        "__libc_start",
+        "_start",
+        "start_thread",
+        "clone",
+    ];
+    LIBRARY_PREFIXES.iter().any(|p| f.starts_with(p)) || f == "main" || f == "???"
+}
+
+/// Paths of std, core and alloc as they appear in debug info.
+fn is_std_path(path: &str) -> bool {
+    path.starts_with("/rustc/")
+        || ["std/src/", "core/src/", "alloc/src/", "panic_unwind/src/"]
+            .iter()
+            .any(|p| path.starts_with(p))
 }
 
 /// The files of std's allocator entry points (`alloc::alloc::alloc`, `realloc`, …), which
@@ -206,8 +241,8 @@ mod tests {
         );
         assert_eq!(functions(&bottom).last(), Some(&"app::main"));
         assert_eq!(bottom.len(), 8);
-        assert!(both[0].is_library_frame());
-        assert!(!both[2].is_library_frame());
+        assert!(is_library_frame(&both[0]));
+        assert!(!is_library_frame(&both[2]));
     }
 
     #[test]
@@ -231,6 +266,28 @@ mod tests {
         ];
         let kept = trim_frames(stack, TrimOptions::default());
         assert_eq!(functions(&kept), ["app::worker::{{closure}}"]);
+    }
+
+    #[test]
+    fn library_frames() {
+        assert!(is_library_frame(&frame(
+            "alloc::raw_vec::finish_grow",
+            None
+        )));
+        assert!(is_library_frame(&frame(
+            "<alloc::vec::Vec<T> as core::clone::Clone>::clone",
+            None
+        )));
+        assert!(is_library_frame(&frame("allocsite::Profiler::new", None)));
+        assert!(is_library_frame(&frame(
+            "app::Thing::fmt",
+            Some("core/src/fmt/mod.rs")
+        )));
+        assert!(!is_library_frame(&frame("app::main", Some("src/main.rs"))));
+        assert!(!is_library_frame(&frame(
+            "<app::Thing as core::fmt::Display>::fmt",
+            Some("src/lib.rs")
+        )));
     }
 
     #[test]
