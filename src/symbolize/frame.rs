@@ -116,6 +116,17 @@ impl Frame {
         }
         frame
     }
+
+    /// `function (file:line)`, for terminal output: the file and line when known, else the
+    /// object file, else the function alone.
+    pub fn describe(&self) -> String {
+        match (&self.file, self.line, &self.object) {
+            (Some(file), Some(line), _) => format!("{} ({file}:{line})", self.function),
+            (Some(file), None, _) => format!("{} ({file})", self.function),
+            (None, _, Some(object)) => format!("{} (in {object})", self.function),
+            _ => self.function.clone(),
+        }
+    }
 }
 
 /// Splits `function (location)` at the last parenthesised group, matched from the right; a
@@ -322,6 +333,19 @@ pub(super) mod tests {
                 .as_deref(),
             Some(r"C:\src\main.rs")
         );
+    }
+
+    #[test]
+    fn describe_names_the_line() {
+        assert_eq!(
+            Frame::parse("0x1: app::parse (src/main.rs:9:5)").describe(),
+            "app::parse (src/main.rs:9)"
+        );
+        assert_eq!(
+            Frame::parse("0x1: malloc (in /usr/lib/libc.so.6)").describe(),
+            "malloc (in /usr/lib/libc.so.6)"
+        );
+        assert_eq!(Frame::parse("0x1: ??? (???:0:0)").describe(), "???");
     }
 
     #[cfg(feature = "track")]
