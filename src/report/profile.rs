@@ -12,7 +12,7 @@ use crate::capture;
 use crate::engine::recorder::session::{FinishedSession, SiteStats};
 use crate::symbolize::frame::Frame;
 use crate::symbolize::resolve::Symbolizer;
-use crate::symbolize::trim::{TrimOptions, is_library_frame};
+use crate::symbolize::trim::TrimOptions;
 
 use super::dhat::{DhatFile, Extension, FrameTable, ProgramPoint, sampled_command};
 
@@ -152,13 +152,4 @@ fn merge(into: &mut SiteStats, from: &SiteStats) {
     into.peak_bytes += from.peak_bytes;
     into.peak_blocks += from.peak_blocks;
     into.samples += from.samples;
-}
-
-/// The frame a reader should look at first: the innermost frame outside std, core, alloc
-/// and allocsite, or the innermost frame if there is none.
-pub(crate) fn first_user_frame(frames: &[Frame]) -> Option<&Frame> {
-    frames
-        .iter()
-        .find(|frame| !is_library_frame(frame))
-        .or_else(|| frames.first())
 }

@@ -2,6 +2,11 @@
 //! the frame strings of a DHAT file (allocsite's, the `dhat` crate's, Valgrind's); how source
 //! paths are shortened (feature `track`).
 
+/// The frame that ends a stack the capture cut at its frame limit. One constant, so that it
+/// can name the count once the capture reports how many frames were left.
+#[cfg_attr(not(feature = "track"), allow(dead_code))]
+pub(crate) const MORE_FRAMES_NOT_CAPTURED: &str = "[… more frames not captured]";
+
 /// One frame. Inlined functions expand one address into several frames.
 ///
 /// Public only through `allocsite::__bench` (feature `track`).
@@ -11,7 +16,7 @@ pub struct Frame {
     /// The captured return address (not adjusted); 0 for a marker frame.
     pub address: usize,
     /// Demangled function name without the hash, or `"???"` if unknown. For a marker frame
-    /// (`[root]`) the whole marker.
+    /// (`[root]`, [`MORE_FRAMES_NOT_CAPTURED`]) the whole marker.
     pub function: String,
     /// Source file, trimmed (see [`Frame::dhat_string`]).
     pub file: Option<String>,
@@ -26,7 +31,8 @@ pub struct Frame {
 
 #[cfg_attr(not(feature = "track"), allow(unreachable_pub))]
 impl Frame {
-    /// A frame that is a visible note in a stack rather than code, e.g. `[root]`.
+    /// A frame that is a visible note in a stack rather than code, e.g.
+    /// [`MORE_FRAMES_NOT_CAPTURED`].
     pub fn marker(text: &str) -> Frame {
         Frame {
             address: 0,
@@ -253,7 +259,10 @@ pub(super) mod tests {
             object: None,
         };
         assert_eq!(unknown.dhat_string(), "0xff: ??? (???:0:0)");
-        assert_eq!(Frame::marker("[root]").dhat_string(), "[root]");
+        assert_eq!(
+            Frame::marker(MORE_FRAMES_NOT_CAPTURED).dhat_string(),
+            MORE_FRAMES_NOT_CAPTURED
+        );
     }
 
     #[test]
@@ -324,7 +333,7 @@ pub(super) mod tests {
             (0, "main", Some(1))
         );
         assert!(Frame::parse("[root]").is_marker());
-        assert!(Frame::parse("[… more frames not captured]").is_marker());
+        assert!(Frame::parse(MORE_FRAMES_NOT_CAPTURED).is_marker());
         // A parenthesised group that is no location stays in the name.
         assert_eq!(Frame::parse("0x1: f (closure)").function, "f (closure)");
         assert_eq!(

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 
 use crate::capture::runtime_entry::remember_runtime_entry;
+use crate::capture::unwinder::MAX_FRAMES;
 
-use super::frame::{Frame, trim_path};
-use super::trim::{TrimOptions, is_runtime_entry, trim_frames};
+use super::frame::{Frame, MORE_FRAMES_NOT_CAPTURED, trim_path};
+use super::trim::{TrimOptions, is_runtime_entry, is_stack_bottom, trim_frames};
 
 /// Symbolizes captured stacks, caching by address (one `backtrace::resolve` per distinct
 /// address).
@@ -40,7 +41,8 @@ impl Symbolizer {
 
     /// Symbolizes a captured stack (innermost first) and trims it as [`TrimOptions`] says.
     /// See the module docs for the exact rules and for what is returned when everything is
-    /// trimmed.
+    /// trimmed. A stack the capture cut at [`MAX_FRAMES`] (it is that long and never reached
+    /// the runtime) ends with the marker frame [`MORE_FRAMES_NOT_CAPTURED`].
     pub(crate) fn frames(&mut self, ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
         let mut all = Vec::with_capacity(ips.len());
         for &ip in ips {
@@ -58,7 +60,12 @@ impl Symbolizer {
                 break;
             }
         }
-        trim_frames(all, trim)
+        let cut = ips.len() >= MAX_FRAMES && !all.iter().any(is_stack_bottom);
+        let mut frames = trim_frames(all, trim);
+        if cut {
+            frames.push(Frame::marker(MORE_FRAMES_NOT_CAPTURED));
+        }
+        frames
     }
 
     /// The frames of one address, resolved once.
