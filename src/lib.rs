@@ -43,7 +43,7 @@ mod lock;
 mod capture;
 #[cfg(feature = "track")]
 mod engine;
-#[cfg(feature = "track")]
+// Frames and their classes (symbolization itself needs `track`).
 mod symbolize;
 
 pub use alloc::Alloc;
@@ -57,6 +57,7 @@ pub use profiler::{
 };
 pub use report::folded::FoldedMetric;
 pub use stats::{Stats, ThreadStats, check_installed, stats, thread_stats, tracking_enabled};
+pub use symbolize::classify::FrameClass;
 
 #[cfg(feature = "track")]
 pub use capture::unwinder::Unwinder;

@@ -217,10 +217,12 @@ fn starting_twice_is_an_error_and_folded_stacks_are_written() {
         .lock()
         .unwrap_or_else(|poison| poison.into_inner());
     let folded = scratch("profile.folded");
+    let html = scratch("profile.html");
     let profiler = allocsite::Profiler::builder()
         .sample_bytes(1)
         .no_json()
         .folded(&folded, allocsite::FoldedMetric::TotalBytes)
+        .html(&html)
         .summary(false)
         .start()
         .unwrap();
@@ -246,6 +248,21 @@ fn starting_twice_is_an_error_and_folded_stacks_are_written() {
     assert!(
         stack.starts_with("profiler::starting_twice"),
         "the runtime below the test is trimmed: {line}"
+    );
+    // The stack ends at the call `make_box` made: std's frames inside it are folded into it.
+    let after: Vec<&str> = stack
+        .split("profiler::make_box;")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .collect();
+    assert_eq!(after.len(), 1, "{line}");
+    // The HTML report is named after the command.
+    let page = std::fs::read_to_string(&html).unwrap();
+    let program = std::env::args().next().unwrap();
+    assert!(
+        page.contains(&format!(r#"id="allocsite-data" data-name="{program}"#)),
+        "{program}"
     );
     drop(kept);
 }

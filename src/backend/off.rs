@@ -3,7 +3,7 @@
 //! report figures says plainly that tracking is off. This file is the whole feature-off
 //! path; `track.rs` is its counterpart.
 
-use crate::budget::usage::{CallSite, ScopeKind, SiteStack, Usage};
+use crate::budget::usage::{ResolvedStack, ScopeKind, SiteStack, Usage};
 use crate::error::Error;
 use crate::profiler::builder::ProfilerBuilder;
 use crate::profiler::finish::ProfileReport;
@@ -73,6 +73,6 @@ pub(crate) fn run_scope<R>(
     Err(Error::TrackingDisabled)
 }
 
-pub(crate) fn resolve_call_sites(_stacks: &[SiteStack]) -> Vec<CallSite> {
+pub(crate) fn resolve_stacks(_stacks: &[SiteStack]) -> Vec<ResolvedStack> {
     Vec::new()
 }

@@ -7,7 +7,7 @@ pub(crate) use crate::engine::hooks::{
 };
 pub(crate) use crate::engine::stats::{check_installed, stats, thread_stats};
 
-use crate::budget::usage::{CallSite, ScopeKind, SiteStack, Usage};
+use crate::budget::usage::{ResolvedStack, ScopeKind, SiteStack, Usage};
 use crate::engine::fork::{self, ForkHooks};
 use crate::engine::profiling::{self, SessionOptions};
 use crate::engine::scope::run::{ScopeOptions, ScopeSite, run};
@@ -17,9 +17,9 @@ use crate::error::Error;
 use crate::lock::{SpinGuard, SpinLock};
 use crate::profiler::builder::ProfilerBuilder;
 use crate::profiler::finish::{ProfileReport, write_outputs};
-use crate::report::profile::first_user_frame;
+use crate::symbolize::frame::Frame;
 use crate::symbolize::resolve::Symbolizer;
-use crate::symbolize::trim::TrimOptions;
+use crate::symbolize::trim::{TrimOptions, trim_scope_root};
 
 /// Runs `work` in a budget scope of `kind` and returns its exact [`Usage`].
 pub(crate) fn run_scope<R>(kind: ScopeKind, work: impl FnOnce() -> R) -> Result<(R, Usage), Error> {
@@ -56,23 +56,22 @@ fn usage(counts: &ScopeCounts, sites: &[ScopeSite<'_>]) -> Usage {
     }
 }
 
-/// Symbolizes budget scopes' call sites (untracked), then copies them into tracked memory
-/// for the caller.
-pub(crate) fn resolve_call_sites(stacks: &[SiteStack]) -> Vec<CallSite> {
-    let resolved: Vec<CallSite> = untracked(|| {
+/// Symbolizes budget scopes' stacks (untracked) and trims them to the scope (see
+/// `symbolize::trim::trim_scope_root`), then copies them into tracked memory for the caller.
+pub(crate) fn resolve_stacks(stacks: &[SiteStack]) -> Vec<ResolvedStack> {
+    let resolved: Vec<ResolvedStack> = untracked(|| {
         let mut symbolizer = Symbolizer::new();
         stacks
             .iter()
             .map(|site| {
                 let frames = symbolizer.frames(&site.addresses, TrimOptions::default());
-                let user = first_user_frame(&frames);
-                CallSite {
-                    function: user.map_or_else(|| "[unknown]".into(), |f| f.function.clone()),
-                    file: user.and_then(|f| f.file.clone()),
-                    line: user.and_then(|f| f.line),
+                ResolvedStack {
+                    frames: trim_scope_root(frames)
+                        .iter()
+                        .map(Frame::dhat_string)
+                        .collect(),
                     allocations: site.allocations,
                     bytes: site.bytes,
-                    stack: frames.iter().map(|f| f.dhat_string()).collect(),
                 }
             })
             .collect()

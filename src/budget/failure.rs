@@ -3,7 +3,12 @@
 use std::panic::Location;
 use std::path::{Path, PathBuf};
 
+use super::sites::call_sites_of;
 use super::usage::Usage;
+use crate::report::dhat::DhatFile;
+
+/// How many call sites a failure message lists before "… and N more sites".
+const SITES_SHOWN: usize = 8;
 
 /// Builds a failure message and writes the scope's profile.
 pub(super) fn failure_message(
@@ -18,24 +23,30 @@ pub(super) fn failure_message(
         let _ = writeln!(message, "  {line}");
     }
     let _ = writeln!(message, "  the scope made {}", usage.describe());
-    let sites = usage.call_sites();
+    let profile = usage.to_dhat(&format!("allocation budget at {caller}"));
+    let sites = call_sites_of(&profile);
     if !sites.is_empty() {
         let _ = writeln!(
             message,
             "  call sites in the scope, most allocations first:"
         );
-        for site in sites.iter().take(8) {
+        for site in sites.iter().take(SITES_SHOWN) {
             let _ = writeln!(
                 message,
                 "    {}  {}  ({} allocations, {} bytes)",
                 site.location(),
-                site.function,
+                site.describe(),
                 site.allocations,
                 site.bytes
             );
         }
+        let more = sites.len().saturating_sub(SITES_SHOWN);
+        if more > 0 {
+            let plural = if more == 1 { "" } else { "s" };
+            let _ = writeln!(message, "    … and {more} more site{plural}");
+        }
     }
-    match write_failure_profile(caller, usage) {
+    match write_failure_profile(caller, &profile) {
         Ok(path) => {
             let _ = write!(
                 message,
@@ -66,7 +77,7 @@ fn profile_directory() -> PathBuf {
         .join("allocsite")
 }
 
-fn write_failure_profile(caller: &Location<'_>, usage: &Usage) -> std::io::Result<PathBuf> {
+fn write_failure_profile(caller: &Location<'_>, profile: &DhatFile) -> std::io::Result<PathBuf> {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let directory = profile_directory();
@@ -82,8 +93,7 @@ fn write_failure_profile(caller: &Location<'_>, usage: &Usage) -> std::io::Resul
         std::process::id(),
         COUNT.fetch_add(1, Relaxed)
     ));
-    let command = format!("allocation budget at {caller}");
-    let text = serde_json::to_string(&usage.to_dhat(&command))?;
+    let text = serde_json::to_string(profile)?;
     std::fs::write(&path, text)?;
     Ok(path)
 }

@@ -1,11 +1,20 @@
 //! A scope's call sites, symbolized, and the scope as a DHAT file for the viewers.
+//!
+//! The scope's stacks are symbolized and trimmed once into a DHAT file (stacks that became
+//! the same are merged, as Valgrind's viewer needs); its call sites are that file's call-site
+//! table (`report/call_sites.rs`), the same rows the profiler's summary shows.
+
+use std::collections::HashMap;
 
 use super::usage::{CallSite, Usage};
 use crate::backend;
+use crate::report::call_sites::CallSiteTable;
 use crate::report::dhat::{DhatFile, FrameTable, ProgramPoint};
 
 impl Usage {
-    /// The scope's call sites, most allocations first (then most bytes), symbolized.
+    /// The scope's call sites, most allocations first (then most bytes): each is the first
+    /// line of the user's own code in its allocations' stacks, with the call it made there
+    /// ([`CallSite::callee`]). Stacks through the same line are one call site.
     ///
     /// ```
     /// #[global_allocator]
@@ -27,28 +36,37 @@ impl Usage {
     /// # }
     /// ```
     pub fn call_sites(&self) -> Vec<CallSite> {
-        let mut sites = backend::resolve_call_sites(&self.stacks);
-        sites.sort_by_key(|site| std::cmp::Reverse((site.allocations, site.bytes)));
-        sites
+        call_sites_of(&self.to_dhat(""))
     }
 
-    /// The scope as a DHAT file (no lifetimes: `bklt` is false), for the viewers.
+    /// The scope as a DHAT file (no lifetimes: `bklt` is false), for the viewers. Stacks keep
+    /// every frame from the allocation up to the user's closure that the scope ran (the
+    /// scope's own frames and what called it are dropped); a stack the capture cut ends with
+    /// a `[… more frames not captured]` frame.
     pub fn to_dhat(&self, command: &str) -> DhatFile {
         let mut frames = FrameTable::new();
         let mut program_points: Vec<ProgramPoint> = Vec::new();
-        for site in self.call_sites() {
-            let indices: Vec<usize> = site.stack.iter().map(|frame| frames.index(frame)).collect();
-            match program_points.iter_mut().find(|p| p.frames == indices) {
-                Some(point) => {
-                    point.total_bytes += site.bytes as f64;
-                    point.total_blocks += site.allocations as f64;
+        let mut by_frames: HashMap<Vec<usize>, usize> = HashMap::new();
+        for stack in backend::resolve_stacks(&self.stacks) {
+            let indices: Vec<usize> = stack
+                .frames
+                .iter()
+                .map(|frame| frames.index(frame))
+                .collect();
+            match by_frames.get(&indices) {
+                Some(&point) => {
+                    program_points[point].total_bytes += stack.bytes as f64;
+                    program_points[point].total_blocks += stack.allocations as f64;
                 }
-                None => program_points.push(ProgramPoint {
-                    total_bytes: site.bytes as f64,
-                    total_blocks: site.allocations as f64,
-                    frames: indices,
-                    ..ProgramPoint::default()
-                }),
+                None => {
+                    by_frames.insert(indices.clone(), program_points.len());
+                    program_points.push(ProgramPoint {
+                        total_bytes: stack.bytes as f64,
+                        total_blocks: stack.allocations as f64,
+                        frames: indices,
+                        ..ProgramPoint::default()
+                    });
+                }
             }
         }
         DhatFile {
@@ -57,4 +75,33 @@ impl Usage {
             ..DhatFile::rust_heap(command.into(), u64::from(std::process::id()), 1, None)
         }
     }
+}
+
+/// The call sites of a scope's DHAT file (see [`Usage::call_sites`]).
+pub(super) fn call_sites_of(file: &DhatFile) -> Vec<CallSite> {
+    let table = CallSiteTable::build(file);
+    let mut sites: Vec<CallSite> = table
+        .sites
+        .iter()
+        .map(|site| {
+            let point = &file.program_points[site.biggest_point];
+            CallSite {
+                function: site.frame.function.clone(),
+                file: site.frame.file.clone(),
+                line: site.frame.line,
+                callee: site.callee.as_ref().map(|callee| callee.function.clone()),
+                class: site.class.clone(),
+                allocations: site.total_blocks as u64,
+                bytes: site.total_bytes as u64,
+                stack: point
+                    .frames
+                    .iter()
+                    .map(|&f| file.frames[f].clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    // Stable: equal figures keep the table's order.
+    sites.sort_by_key(|site| std::cmp::Reverse((site.allocations, site.bytes)));
+    sites
 }

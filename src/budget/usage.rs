@@ -1,6 +1,8 @@
 //! The vocabulary of budgets: what a measured scope did ([`Usage`]), its call sites
 //! ([`CallSite`]), and how a scope is delimited ([`ScopeKind`]).
 
+use crate::symbolize::classify::FrameClass;
+
 /// What a measured closure did. Counts are exact.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -33,21 +35,41 @@ pub(crate) struct SiteStack {
     pub(crate) bytes: u64,
 }
 
-/// A call site of a measured scope, symbolized.
+/// A scope's stack, symbolized: DHAT frame strings, innermost first, trimmed (allocsite's
+/// frames and the allocator's on top, the scope and everything below it at the bottom).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ResolvedStack {
+    pub(crate) frames: Vec<String>,
+    pub(crate) allocations: u64,
+    pub(crate) bytes: u64,
+}
+
+/// A call site of a measured scope: the first frame of the user's own code in the stacks
+/// of its allocations, with the call it made there (stacks through the same line are one
+/// call site, whatever their return addresses).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CallSite {
-    /// The first function outside std, core, alloc and allocsite (the line to look at).
+    /// The call site's function: the first frame of the user's code; if no frame is the
+    /// user's, the first frame of a dependency (then `class` says which), else the first
+    /// frame outside std, allocsite and the C runtime, else the innermost frame.
     pub function: String,
     /// Its source file, as the debug info names it (e.g. `tests/budgets.rs`).
     pub file: Option<String>,
     /// Its line.
     pub line: Option<u32>,
+    /// The function it called that led to the allocations (the frame just inside it; of
+    /// the stack with the most bytes when several calls on the line allocated), e.g.
+    /// `serde_json::de::from_str`. `None` when the call site allocated itself.
+    pub callee: Option<String>,
+    /// Where the call site's code lives: [`FrameClass::User`] unless no frame was the user's.
+    pub class: FrameClass,
     /// Allocations and reallocations made at this site.
     pub allocations: u64,
     /// Bytes they requested.
     pub bytes: u64,
-    /// The whole trimmed stack in DHAT's frame format, innermost first.
+    /// The trimmed stack in DHAT's frame format, innermost first (of the stack with the
+    /// most bytes, when several met at this site).
     pub stack: Vec<String>,
 }
 
@@ -59,6 +81,25 @@ impl CallSite {
             (Some(file), None) => file.clone(),
             _ => self.function.clone(),
         }
+    }
+
+    /// `callee ← function`, labelled when the call site is not the user's code:
+    /// `serde_json::de::from_str ← app::parse`,
+    /// `[in serde_json 1.0.154] alloc::vec::Vec<T>::push ← serde_json::de::…`.
+    pub fn describe(&self) -> String {
+        let mut text = String::new();
+        if self.class != FrameClass::User {
+            if let Some(label) = self.class.stand_in_label() {
+                text.push_str(&label);
+                text.push(' ');
+            }
+        }
+        if let Some(callee) = &self.callee {
+            text.push_str(callee);
+            text.push_str(" ← ");
+        }
+        text.push_str(&self.function);
+        text
     }
 }
 

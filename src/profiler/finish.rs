@@ -64,10 +64,11 @@ mod writing {
         };
         let outcome = untracked(|| {
             let profile = Profile::build(finished, trim, command.to_owned(), pid);
+            let file = profile.to_dhat();
             let mut failure = None;
             let mut written = Vec::new();
             for (index, (path, output)) in targets.iter().enumerate() {
-                match write_atomically(path, |out| output.write(&profile, out)) {
+                match write_atomically(path, |out| output.write(&file, out)) {
                     Ok(()) => written.push(index),
                     Err(reason) => {
                         eprintln!("allocsite: could not write {}: {reason}", path.display());
@@ -81,7 +82,7 @@ mod writing {
                     .map(|&i| targets[i].0.display().to_string())
                     .collect();
                 let _ = summary::write(
-                    &profile,
+                    &file,
                     config.summary_sites,
                     &names,
                     &mut std::io::stderr().lock(),

@@ -247,6 +247,15 @@ impl DhatFile {
         super::validate::validate_value(&value).map_err(InvalidDhatFile)
     }
 
+    /// The command line without the note allocsite adds to sampled profiles' (which says
+    /// so for the viewers that show only `cmd`).
+    pub fn plain_command(&self) -> &str {
+        match self.command.find(SAMPLED_NOTE_START) {
+            Some(index) if self.allocsite.is_some() => &self.command[..index],
+            _ => &self.command,
+        }
+    }
+
     /// Sum of the program points' total bytes.
     pub fn total_bytes(&self) -> f64 {
         self.program_points.iter().map(|p| p.total_bytes).sum()
@@ -256,6 +265,19 @@ impl DhatFile {
     pub fn total_blocks(&self) -> f64 {
         self.program_points.iter().map(|p| p.total_blocks).sum()
     }
+}
+
+/// How the note allocsite appends to a sampled profile's command line starts (see
+/// `sampled_command`).
+const SAMPLED_NOTE_START: &str = " [allocsite: sampled";
+
+/// The command line of a sampled profile: the command and a note saying the figures are
+/// estimates, for viewers that show nothing else (undone by [`DhatFile::plain_command`]).
+#[cfg(feature = "track")]
+pub(crate) fn sampled_command(command: &str, sample_bytes: u64) -> String {
+    format!(
+        "{command}{SAMPLED_NOTE_START}, one sample per {sample_bytes} bytes on average; figures are estimates]"
+    )
 }
 
 /// Builds a DHAT frame table: `[root]` first, then each distinct frame string once.

@@ -57,6 +57,29 @@ pub fn write_html_report<W: Write>(dhat_json: &str, out: W) -> io::Result<()> {
     write_page(&[(DATA_ID, None, dhat_json)], out)
 }
 
+/// Like [`write_html_report`], with the name the page shows for the data (the command that
+/// was profiled, a file name) instead of "embedded data".
+///
+/// # Errors
+///
+/// Any error writing to `out`.
+///
+/// ```
+/// use allocsite::report::html::write_named_html_report;
+///
+/// let json = r#"{"dhatFileVersion":2,"mode":"rust-heap","verb":"Allocated","bklt":false,
+///   "bkacc":false,"tu":"µs","Mtu":"s","cmd":"demo","pid":1,"te":10,
+///   "pps":[{"tb":16,"tbk":1,"fs":[1]}],"ftbl":["[root]","main (src/main.rs:1)"]}"#;
+/// let mut page = Vec::new();
+/// write_named_html_report(json, "target/release/demo --fast", &mut page)?;
+/// let page = String::from_utf8(page).unwrap();
+/// assert!(page.contains(r#"id="allocsite-data" data-name="target/release/demo --fast""#));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_named_html_report<W: Write>(dhat_json: &str, name: &str, out: W) -> io::Result<()> {
+    write_page(&[(DATA_ID, Some(name), dhat_json)], out)
+}
+
 /// Writes a self-contained HTML comparison report: the viewer with both profiles
 /// inlined. It opens on the "Comparison" tab, listing the allocation sites that grew,
 /// shrank, appeared or disappeared between `baseline_json` and `current_json`.

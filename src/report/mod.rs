@@ -5,13 +5,15 @@
 //!   `validate.rs`: the one validator every reader uses.
 //! - `output.rs`: the one place output formats are registered; `write.rs`: the one atomic
 //!   file writer.
-//! - `profile.rs` (feature `track`): a finished session, symbolized — the model every
-//!   output is written from; [`folded`], `summary.rs`, [`html`], `pprof/` (feature `pprof`,
-//!   which `track` turns on): the writers.
+//! - `profile.rs` (feature `track`): a finished session, symbolized — the model the DHAT
+//!   file of a profile is built from; `call_sites.rs`: the call sites of any DHAT file, keyed
+//!   by the first frame of the user's own code; [`folded`], [`summary`], [`html`], `pprof/`
+//!   (feature `pprof`, which `track` turns on): the writers.
 //!
-//! [`dhat`], [`html`] and [`folded`]'s metric names work without the `track` feature: any
-//! DHAT file can be read, validated and turned into an HTML report.
+//! [`dhat`], [`html`], [`summary`] and [`folded`]'s metric names work without the `track`
+//! feature: any DHAT file can be read, validated, summarised and turned into an HTML report.
 
+pub(crate) mod call_sites;
 pub mod dhat;
 pub mod folded;
 pub mod html;
@@ -20,8 +22,7 @@ pub(crate) mod output;
 pub mod pprof;
 #[cfg(feature = "track")]
 pub(crate) mod profile;
-#[cfg(feature = "track")]
-pub(crate) mod summary;
+pub mod summary;
 pub(crate) mod validate;
 pub(crate) mod write;
 

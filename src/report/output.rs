@@ -98,23 +98,24 @@ impl Outputs {
 
 #[cfg(feature = "track")]
 impl Output {
-    /// Writes `profile` in this format.
+    /// Writes a profile's DHAT file in this format (the HTML report is named after the
+    /// command).
     pub(crate) fn write(
         self,
-        profile: &super::profile::Profile,
+        file: &super::dhat::DhatFile,
         out: &mut dyn std::io::Write,
     ) -> std::io::Result<()> {
         match self {
             Output::Dhat => {
-                serde_json::to_writer(&mut *out, &profile.to_dhat())?;
+                serde_json::to_writer(&mut *out, file)?;
                 out.write_all(b"\n")
             }
             Output::Html => {
-                let json = serde_json::to_string(&profile.to_dhat())?;
-                super::html::write_html_report(&json, out)
+                let json = serde_json::to_string(file)?;
+                super::html::write_named_html_report(&json, file.plain_command(), out)
             }
             Output::Folded(metric) => {
-                super::folded::write(profile, metric, &mut std::io::BufWriter::new(out))
+                super::folded::write_folded(file, metric, &mut std::io::BufWriter::new(out))
             }
         }
     }

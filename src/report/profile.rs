@@ -14,7 +14,7 @@ use crate::symbolize::frame::Frame;
 use crate::symbolize::resolve::Symbolizer;
 use crate::symbolize::trim::TrimOptions;
 
-use super::dhat::{DhatFile, Extension, FrameTable, ProgramPoint};
+use super::dhat::{DhatFile, Extension, FrameTable, ProgramPoint, sampled_command};
 
 pub(crate) struct Profile {
     pub(crate) command: String,
@@ -113,10 +113,7 @@ impl Profile {
         let sampled = self.sampled();
         let estimated = |unit: &str| sampled.then(|| format!("{unit} (est.)"));
         let command = if sampled {
-            format!(
-                "{} [allocsite: sampled, one sample per {} bytes on average; figures are estimates]",
-                self.command, self.sample_bytes
-            )
+            sampled_command(&self.command, self.sample_bytes)
         } else {
             self.command.clone()
         };
@@ -155,22 +152,4 @@ fn merge(into: &mut SiteStats, from: &SiteStats) {
     into.peak_bytes += from.peak_bytes;
     into.peak_blocks += from.peak_blocks;
     into.samples += from.samples;
-}
-
-/// The frame a reader should look at first: the innermost frame outside std, core, alloc
-/// and allocsite, or the innermost frame if there is none.
-pub(crate) fn first_user_frame(frames: &[Frame]) -> Option<&Frame> {
-    frames
-        .iter()
-        .find(|frame| !frame.is_library_frame())
-        .or_else(|| frames.first())
-}
-
-/// `function (file:line)` for a frame, for terminal output.
-pub(crate) fn describe(frame: &Frame) -> String {
-    match (&frame.file, frame.line) {
-        (Some(file), Some(line)) => format!("{} ({file}:{line})", frame.function),
-        (Some(file), None) => format!("{} ({file})", frame.function),
-        _ => frame.function.clone(),
-    }
 }

@@ -1,4 +1,9 @@
-//! Turning captured return addresses into named, trimmed frames, when a report is written.
+//! Frames: turning captured return addresses into named, trimmed frames when a report is
+//! written (feature `track`), reading them back from DHAT files, and saying where each
+//! frame's code lives ([`classify`]: the user's, a dependency's, std's, …).
+//!
+//! `frame.rs` and `classify.rs` compile without the `track` feature (reports of any DHAT
+//! file need them); `resolve.rs`, `trim.rs` and `runtime_entry.rs` need it.
 //!
 //! [`Symbolizer`] resolves each distinct address once with [`backtrace::resolve`] (DWARF line
 //! tables through `gimli`/`addr2line`) and caches the result. One address can expand into
@@ -29,6 +34,12 @@
 //!   that survived the top trim (for instance `std::rt::lang_start_internal` for memory the
 //!   runtime asks for before `main`), or, if the top trim removed everything, the outermost
 //!   frame. It never returns an empty `Vec` for a non-empty stack.
+//! - A stack the capture cut at its frame limit (`MAX_FRAMES` addresses, the runtime never
+//!   reached) ends with the marker frame `[… more frames not captured]`, so no report passes a
+//!   cut stack off as a whole one.
+//! - Budget scopes cut their stacks at the scope as well (`trim::trim_scope_root`): allocsite's
+//!   frames that ran the user's closure, the std shims between them and it, and everything
+//!   below go, so the user's closure is the root.
 //!
 //! # Deliberately not done
 //!
@@ -37,12 +48,17 @@
 //! - Frames are trimmed by name, not by comparing against a reference stack as dhat-rs does, so
 //!   the result does not depend on where the profiler was started.
 
+pub(crate) mod classify;
 pub(crate) mod frame;
+#[cfg(feature = "track")]
 pub(crate) mod resolve;
+#[cfg(feature = "track")]
 pub(crate) mod runtime_entry;
+#[cfg(feature = "track")]
 pub(crate) mod trim;
 
 /// Hooks for `benches/stack_capture.rs`, re-exported as `allocsite::__bench`. Not public API.
+#[cfg(feature = "track")]
 #[doc(hidden)]
 pub(crate) mod bench {
     pub use super::frame::Frame;

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 
 use crate::capture::runtime_entry::remember_runtime_entry;
+use crate::capture::unwinder::MAX_FRAMES;
 use crate::lock::SpinLock;
 
-use super::frame::{Frame, trim_path};
-use super::trim::{TrimOptions, is_runtime_entry, trim_frames};
+use super::frame::{Frame, MORE_FRAMES_NOT_CAPTURED, trim_path};
+use super::trim::{TrimOptions, is_runtime_entry, is_stack_bottom, trim_frames};
 
 /// Held around every call allocsite makes into the `backtrace` crate's symbolizer, which
 /// keeps a process-wide lock of its own: `fork`'s prepare handler takes this one, so no
@@ -46,7 +47,8 @@ impl Symbolizer {
 
     /// Symbolizes a captured stack (innermost first) and trims it as [`TrimOptions`] says.
     /// See the module docs for the exact rules and for what is returned when everything is
-    /// trimmed.
+    /// trimmed. A stack the capture cut at [`MAX_FRAMES`] (it is that long and never reached
+    /// the runtime) ends with the marker frame [`MORE_FRAMES_NOT_CAPTURED`].
     pub(crate) fn frames(&mut self, ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
         let _backtrace = BACKTRACE.lock();
         let mut all = Vec::with_capacity(ips.len());
@@ -65,7 +67,12 @@ impl Symbolizer {
                 break;
             }
         }
-        trim_frames(all, trim)
+        let cut = ips.len() >= MAX_FRAMES && !all.iter().any(is_stack_bottom);
+        let mut frames = trim_frames(all, trim);
+        if cut {
+            frames.push(Frame::marker(MORE_FRAMES_NOT_CAPTURED));
+        }
+        frames
     }
 
     /// The frames of one address, resolved once.
@@ -89,6 +96,7 @@ impl Symbolizer {
                     file,
                     line: sym.lineno(),
                     column: sym.colno(),
+                    object: None,
                 });
             });
             if frames.is_empty() {
@@ -98,6 +106,7 @@ impl Symbolizer {
                     file: None,
                     line: None,
                     column: None,
+                    object: None,
                 });
             }
             frames

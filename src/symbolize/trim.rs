@@ -1,6 +1,7 @@
 //! Trimming a symbolized stack: allocsite's and the allocator's frames on top, the runtime
 //! below `main` or the thread entry (the rules are in the module docs of `symbolize`).
 
+use super::classify::{FrameClass, classify};
 use super::frame::Frame;
 
 /// Which ends of a stack [`Symbolizer::frames`] trims.
@@ -58,11 +59,46 @@ fn top_cut(frames: &[Frame]) -> usize {
             || frame.file.as_deref().is_some_and(is_allocator_entry_file)
         {
             cut = index + 1;
-        } else if !frame.is_library_frame() {
+        } else if !is_library_frame(frame) {
             break;
         }
     }
     cut
+}
+
+/// True for frames of std, core, alloc, allocsite, the `backtrace` crate and the runtime:
+/// the run of them on top of a stack is where the top trim looks for machinery.
+fn is_library_frame(frame: &Frame) -> bool {
+    if frame.file.as_deref().is_some_and(is_std_path) {
+        return true;
+    }
+    let f = frame.function.as_str();
+    let f = f.strip_prefix('<').unwrap_or(f);
+    const LIBRARY_PREFIXES: &[&str] = &[
+        "std::",
+        "core::",
+        "alloc::",
+        "allocsite::",
+        "backtrace::",
+        "test::",
+        "__rust",
+        "__rdl_",
+        "__rg_",
+        "_Unwind_",
+        "__libc_start",
+        "_start",
+        "start_thread",
+        "clone",
+    ];
+    LIBRARY_PREFIXES.iter().any(|p| f.starts_with(p)) || f == "main" || f == "???"
+}
+
+/// Paths of std, core and alloc as they appear in debug info.
+fn is_std_path(path: &str) -> bool {
+    path.starts_with("/rustc/")
+        || ["std/src/", "core/src/", "alloc/src/", "panic_unwind/src/"]
+            .iter()
+            .any(|p| path.starts_with(p))
 }
 
 /// The files of std's allocator entry points (`alloc::alloc::alloc`, `realloc`, …), which
@@ -108,6 +144,48 @@ fn is_machinery(function: &str) -> bool {
     PREFIXES.iter().any(|p| f.starts_with(p))
         || function.contains(" as core::alloc::global::GlobalAlloc>::")
         || function.contains(" as core::alloc::Allocator>::")
+}
+
+/// True if a stack reaches its bottom at `frame` (the runtime's entry into user code, or the
+/// runtime itself): a capture that got there was not cut by the frame limit.
+pub(super) fn is_stack_bottom(frame: &Frame) -> bool {
+    is_runtime_entry(&frame.function) || is_runtime(&frame.function)
+}
+
+/// Cuts a budget scope's stack at the scope: allocsite's frames that ran the user's closure
+/// (`measure`, `Budget::run`, the scope) and everything below them go, and so do the std
+/// shims between the scope and the closure (`FnOnce::call_once`, `catch_unwind`), so the
+/// user's closure is the root. Stacks without such a frame (other threads of a scope that
+/// spans threads) are kept whole; at least one frame always stays.
+pub(crate) fn trim_scope_root(mut frames: Vec<Frame>) -> Vec<Frame> {
+    let classes: Vec<FrameClass> = frames.iter().map(classify).collect();
+    let Some(first_other) = classes.iter().position(|c| *c != FrameClass::Allocsite) else {
+        return frames;
+    };
+    let Some(cut) = classes[first_other..]
+        .iter()
+        .position(|c| *c == FrameClass::Allocsite)
+        .map(|i| i + first_other)
+    else {
+        return frames;
+    };
+    let mut end = cut;
+    while end > 1 && classes[end - 1] == FrameClass::Std && is_scope_glue(&frames[end - 1].function)
+    {
+        end -= 1;
+    }
+    frames.truncate(end.max(1));
+    frames
+}
+
+/// std frames that exist only because a scope called the user's closure.
+fn is_scope_glue(function: &str) -> bool {
+    is_call_once_shim(function)
+        || function.starts_with("core::ops::function::")
+        || function.starts_with("std::panicking::")
+        || function.starts_with("std::panic::catch_unwind")
+        || function.contains("core::panic::unwind_safe::AssertUnwindSafe")
+        || function == "__rust_try"
 }
 
 /// The frame where std enters the user's `main` or thread closure; everything below it is
@@ -206,8 +284,8 @@ mod tests {
         );
         assert_eq!(functions(&bottom).last(), Some(&"app::main"));
         assert_eq!(bottom.len(), 8);
-        assert!(both[0].is_library_frame());
-        assert!(!both[2].is_library_frame());
+        assert!(is_library_frame(&both[0]));
+        assert!(!is_library_frame(&both[2]));
     }
 
     #[test]
@@ -231,6 +309,74 @@ mod tests {
         ];
         let kept = trim_frames(stack, TrimOptions::default());
         assert_eq!(functions(&kept), ["app::worker::{{closure}}"]);
+    }
+
+    #[test]
+    fn library_frames() {
+        assert!(is_library_frame(&frame(
+            "alloc::raw_vec::finish_grow",
+            None
+        )));
+        assert!(is_library_frame(&frame(
+            "<alloc::vec::Vec<T> as core::clone::Clone>::clone",
+            None
+        )));
+        assert!(is_library_frame(&frame("allocsite::Profiler::new", None)));
+        assert!(is_library_frame(&frame(
+            "app::Thing::fmt",
+            Some("core/src/fmt/mod.rs")
+        )));
+        assert!(!is_library_frame(&frame("app::main", Some("src/main.rs"))));
+        assert!(!is_library_frame(&frame(
+            "<app::Thing as core::fmt::Display>::fmt",
+            Some("src/lib.rs")
+        )));
+    }
+
+    #[test]
+    fn a_scope_s_stack_ends_at_the_user_s_closure() {
+        let stack = vec![
+            frame("alloc::raw_vec::finish_grow", Some("alloc/src/raw_vec.rs")),
+            frame(
+                "serde_json::de::from_str",
+                Some("serde_json-1.0.154/src/de.rs"),
+            ),
+            frame("app::parse", Some("tests/parse.rs")),
+            frame("app::parses::{{closure}}", Some("tests/parse.rs")),
+            frame(
+                "core::ops::function::FnOnce::call_once",
+                Some("core/src/ops/function.rs"),
+            ),
+            frame(
+                "allocsite::engine::scope::run::run",
+                Some("allocsite-0.1.0/src/engine/scope/run.rs"),
+            ),
+            frame(
+                "allocsite::budget::measure::measure",
+                Some("src/budget/measure.rs"),
+            ),
+            frame(
+                "allocsite::budget::limits::Budget::run",
+                Some("src/budget/limits.rs"),
+            ),
+            frame("app::parses", Some("tests/parse.rs")),
+            frame("app::parses::{{closure}}", Some("tests/parse.rs")),
+        ];
+        assert_eq!(
+            functions(&trim_scope_root(stack.clone())),
+            [
+                "alloc::raw_vec::finish_grow",
+                "serde_json::de::from_str",
+                "app::parse",
+                "app::parses::{{closure}}"
+            ]
+        );
+        // No scope frame (another thread of a spanning scope): kept whole.
+        assert_eq!(trim_scope_root(stack[..4].to_vec()).len(), 4);
+        // allocsite frames on top are not the scope.
+        let mut on_top = stack.clone();
+        on_top.insert(0, frame("allocsite::alloc::Alloc::alloc", None));
+        assert_eq!(trim_scope_root(on_top).len(), 5);
     }
 
     #[test]

@@ -1,0 +1,510 @@
+//! Where a frame's code lives: the user's workspace, a dependency, std, allocsite itself, the
+//! C runtime, or nobody knows. Reports use it to name "the first frame of the user's own code".
+//!
+//! The rules work on frames symbolized live and on frame strings read back from DHAT files
+//! (allocsite's, the `dhat` crate's, Valgrind's), so they look only at what a frame string
+//! says: the function name, the source path and the object file. The first rule that applies
+//! decides:
+//!
+//! 1. Marker frames (`[root]`, `[… more frames not captured]`) are `unknown`.
+//! 2. **system**: C runtime and allocator functions whatever their file says (`malloc`,
+//!    `calloc`, `realloc`, `free` and friends, `__libc_start*`, `_start`, `start_thread`,
+//!    `clone`/`clone3`, `_dl_*`, `_Unwind_*`, Valgrind's `(below main)`); frames known only
+//!    by a system object file (`(in /usr/lib/…)`, `(in /lib/…)`, Valgrind's `vgpreload_*`).
+//! 3. The source path, when it says where the code lives:
+//!    - **std**: `/rustc/<hash>/…`, a rust-src copy (`…/library/<std crate>/src/…`), the
+//!      trimmed `std/src/…`, `core/src/…`, `alloc/src/…` (and std's other crates), std's own
+//!      dependencies under `/rust/deps/<crate>-<version>/…`;
+//!    - **dependency** (with crate name and version): crates.io
+//!      `…/registry/src/<index>/<crate>-<version>/…` and the trimmed `<crate>-<version>/…`,
+//!      git checkouts `…/git/checkouts/<name>-<hash>/<rev>/…` (the version is the revision;
+//!      the crate is the folder above `src/` inside the checkout, else the repository's name),
+//!      vendored `…/vendor/<crate>/…` or `…/vendor/<crate>-<version>/…`; a dependency named
+//!      `allocsite` is **allocsite**;
+//!    - **system**: `vg_replace_malloc.c`, `vg_preloaded.c`, glibc's sources (`../sysdeps/…`,
+//!      `../csu/…`, `/usr/…`, `/build/glibc-…`).
+//! 4. The function name, by the crates its paths name (`<A as B>::f` names `A`'s and `B`'s;
+//!    generic arguments are not looked at; single-word names such as `T` or `make_buffer`
+//!    name none): **allocsite** if it names `allocsite` (except `allocsite::…::tests::…`,
+//!    allocsite's own tests); **std** if every crate it names is one of std's (`std`, `core`,
+//!    `alloc`, `proc_macro`, `test`, …) or it is a `__rust_*`, `__rdl_*`, `__rg_*`,
+//!    `__rustc::*` shim.
+//! 5. Otherwise the frame is the **user**'s if it has a source file (a path in the user's
+//!    workspace: `src/main.rs`, `tests/budgets.rs`, `/home/me/app/src/lib.rs`, a C file of a
+//!    Valgrind-profiled program), else **unknown** (`???`, or a name without debug info).
+//!
+//! The test vectors in `tests/fixtures/frame-classes.json` state every rule; the viewer's
+//! JavaScript implements the same rules against the same vectors.
+//!
+//! Known limit: the `dhat` crate keeps only the last three components of a path, so a file
+//! deep inside a dependency (`src/value/de.rs` of serde_json) reads as the user's.
+
+use super::frame::Frame;
+
+/// Where a frame's code lives (see the module docs for the rules).
+///
+/// ```
+/// use allocsite::FrameClass;
+///
+/// let class = FrameClass::of_dhat_frame(
+///     "0x55d0c0a1e2f3: serde_json::de::from_str (serde_json-1.0.154/src/de.rs:2676:5)",
+/// );
+/// assert_eq!(class.name(), "dependency");
+/// assert_eq!(class.crate_name(), Some("serde_json"));
+/// assert_eq!(class.version(), Some("1.0.154"));
+/// assert_eq!(FrameClass::of_dhat_frame("0x1: app::parse (src/main.rs:9:5)"), FrameClass::User);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FrameClass {
+    /// The user's workspace.
+    User,
+    /// A dependency of the user's.
+    Dependency {
+        /// The crate's name (`serde_json`).
+        name: String,
+        /// Its version (`1.0.154`), a git revision, or `None` when the path does not say.
+        version: Option<String>,
+    },
+    /// std, core, alloc and the rest of the Rust standard library, with its own dependencies.
+    Std,
+    /// allocsite itself.
+    Allocsite,
+    /// The C runtime, the dynamic loader, the system allocator, Valgrind's replacements.
+    System,
+    /// Nothing says (`???`, a name without debug info, a marker frame).
+    #[default]
+    Unknown,
+}
+
+impl FrameClass {
+    /// The class of a DHAT frame string (see [`Frame::parse`] for the forms read).
+    pub fn of_dhat_frame(frame: &str) -> FrameClass {
+        classify(&Frame::parse(frame))
+    }
+
+    /// `"user"`, `"dependency"`, `"std"`, `"allocsite"`, `"system"` or `"unknown"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FrameClass::User => "user",
+            FrameClass::Dependency { .. } => "dependency",
+            FrameClass::Std => "std",
+            FrameClass::Allocsite => "allocsite",
+            FrameClass::System => "system",
+            FrameClass::Unknown => "unknown",
+        }
+    }
+
+    /// The dependency's crate name.
+    pub fn crate_name(&self) -> Option<&str> {
+        match self {
+            FrameClass::Dependency { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The dependency's version (or git revision), when its path says.
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            FrameClass::Dependency { version, .. } => version.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The label of a call site that stands in for the user's frame when a stack has none:
+    /// `[in serde_json 1.0.154]`, `[in std]`, `[in allocsite]`, `[in system code]`; `None`
+    /// for the user's frames and unknown ones.
+    pub fn stand_in_label(&self) -> Option<String> {
+        match self {
+            FrameClass::User | FrameClass::Unknown => None,
+            FrameClass::Dependency { name, version } => Some(match version {
+                Some(version) => format!("[in {name} {version}]"),
+                None => format!("[in {name}]"),
+            }),
+            FrameClass::Std => Some("[in std]".into()),
+            FrameClass::Allocsite => Some("[in allocsite]".into()),
+            FrameClass::System => Some("[in system code]".into()),
+        }
+    }
+}
+
+/// The crates of the Rust distribution.
+const STD_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "test",
+    "panic_unwind",
+    "panic_abort",
+    "std_detect",
+    "compiler_builtins",
+    "unwind",
+];
+
+/// The class of one frame (the rules are in the module docs).
+pub(crate) fn classify(frame: &Frame) -> FrameClass {
+    if frame.is_marker() {
+        return FrameClass::Unknown;
+    }
+    let function = frame.function.as_str();
+    if is_system_function(function) || frame.object.as_deref().is_some_and(is_system_object) {
+        return FrameClass::System;
+    }
+    if let Some(file) = frame.file.as_deref() {
+        if let Some(class) = class_of_path(file) {
+            return class;
+        }
+    }
+    let crates = crates_named(function);
+    if crates.contains(&"allocsite") && !function.contains("::tests::") {
+        return FrameClass::Allocsite;
+    }
+    let shim = ["__rust_", "__rdl_", "__rg_", "__rustc::"]
+        .iter()
+        .any(|p| function.starts_with(p));
+    if shim || (!crates.is_empty() && crates.iter().all(|c| STD_CRATES.contains(c))) {
+        return FrameClass::Std;
+    }
+    if frame.file.is_some() {
+        FrameClass::User
+    } else {
+        FrameClass::Unknown
+    }
+}
+
+/// C runtime and allocator functions (glibc's versioned names, `malloc@@GLIBC_2.2.5`, too).
+fn is_system_function(function: &str) -> bool {
+    let name = function.split('@').next().unwrap_or(function);
+    const EXACT: &[&str] = &[
+        "malloc",
+        "calloc",
+        "realloc",
+        "reallocarray",
+        "free",
+        "memalign",
+        "posix_memalign",
+        "aligned_alloc",
+        "valloc",
+        "pvalloc",
+        "malloc_usable_size",
+        "_start",
+        "start_thread",
+        "clone",
+        "clone3",
+        "__clone",
+        "__clone3",
+        "__GI___clone",
+        "__GI___clone3",
+        "(below main)",
+    ];
+    const PREFIXES: &[&str] = &[
+        "__libc_",
+        "_dl_",
+        "__GI_",
+        "_Unwind_",
+        "operator new",
+        "operator delete",
+    ];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Shared objects of the system: the C library, the loader, Valgrind's preloads.
+fn is_system_object(object: &str) -> bool {
+    let file = object.rsplit('/').next().unwrap_or(object);
+    ["/usr/", "/lib/", "/lib32/", "/lib64/", "/libx32/"]
+        .iter()
+        .any(|p| object.starts_with(p))
+        || [
+            "vgpreload_",
+            "ld-linux",
+            "libc.so",
+            "libc-",
+            "libgcc_s",
+            "libstdc++",
+        ]
+        .iter()
+        .any(|p| file.starts_with(p))
+}
+
+/// The class a source path decides on its own, if any (rule 3 of the module docs).
+fn class_of_path(path: &str) -> Option<FrameClass> {
+    let path = path.trim();
+    if path.starts_with("/rustc/") || path.starts_with("/rust/deps/") {
+        return Some(FrameClass::Std);
+    }
+    if let Some(after) = path
+        .rfind("/library/")
+        .map(|i| &path[i + "/library/".len()..])
+        .or_else(|| path.strip_prefix("library/"))
+    {
+        if is_std_crate_path(after) {
+            return Some(FrameClass::Std);
+        }
+    }
+    if is_std_crate_path(path) {
+        return Some(FrameClass::Std);
+    }
+    let file_name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    if file_name == "vg_replace_malloc.c"
+        || file_name == "vg_preloaded.c"
+        || ["../sysdeps/", "../csu/", "./csu/", "/usr/", "/build/glibc-"]
+            .iter()
+            .any(|p| path.starts_with(p))
+    {
+        return Some(FrameClass::System);
+    }
+    let dependency = registry_crate(path)
+        .or_else(|| git_crate(path))
+        .or_else(|| vendored_crate(path))
+        .or_else(|| {
+            // The trimmed form allocsite writes: "<crate>-<version>/src/…".
+            let first = path.split('/').next().filter(|_| path.contains('/'))?;
+            let (name, version) = split_versioned(first)?;
+            Some((name.to_owned(), Some(version.to_owned())))
+        })?;
+    Some(if dependency.0 == "allocsite" {
+        FrameClass::Allocsite
+    } else {
+        FrameClass::Dependency {
+            name: dependency.0,
+            version: dependency.1,
+        }
+    })
+}
+
+/// `std/src/…`, `core/src/…`, … (a std crate's folder followed by `src/`).
+fn is_std_crate_path(path: &str) -> bool {
+    path.split_once('/').is_some_and(|(first, rest)| {
+        STD_CRATES.contains(&first) && (rest.starts_with("src/") || rest == "src")
+    })
+}
+
+/// `…/registry/src/<index>/<crate>-<version>/…`.
+fn registry_crate(path: &str) -> Option<(String, Option<String>)> {
+    let start = path.find("registry/src/")? + "registry/src/".len();
+    let mut segments = path[start..].split('/');
+    let _index = segments.next()?;
+    let (name, version) = split_versioned(segments.next()?)?;
+    Some((name.to_owned(), Some(version.to_owned())))
+}
+
+/// `…/git/checkouts/<name>-<hash>/<rev>/…`: the crate is the folder above the last `src`
+/// inside the checkout (workspaces keep crates in sub-folders), else the repository's name.
+fn git_crate(path: &str) -> Option<(String, Option<String>)> {
+    let start = path.find("git/checkouts/")? + "git/checkouts/".len();
+    let segments: Vec<&str> = path[start..].split('/').collect();
+    let [repository, revision, inside @ ..] = segments.as_slice() else {
+        return None;
+    };
+    let repository = match repository.rsplit_once('-') {
+        Some((name, hash)) if !name.is_empty() && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            name
+        }
+        _ => repository,
+    };
+    let name = inside
+        .iter()
+        .rposition(|s| *s == "src")
+        .filter(|&i| i > 0)
+        .map_or(repository, |i| inside[i - 1]);
+    Some((name.to_owned(), Some((*revision).to_owned())))
+}
+
+/// `…/vendor/<crate>/…` or `…/vendor/<crate>-<version>/…` (as `cargo vendor` writes them;
+/// a `vendor` module inside a `src` folder is not a vendor directory).
+fn vendored_crate(path: &str) -> Option<(String, Option<String>)> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let index = segments.iter().position(|s| *s == "vendor")?;
+    if segments[..index].contains(&"src") || index + 2 >= segments.len() {
+        return None;
+    }
+    let folder = segments[index + 1];
+    Some(match split_versioned(folder) {
+        Some((name, version)) => (name.to_owned(), Some(version.to_owned())),
+        None => (folder.to_owned(), None),
+    })
+}
+
+/// Splits `serde_json-1.0.154` or `wasm-bindgen-0.2.92` or `foo-1.0.0-beta.1` into the crate
+/// name and a semver version.
+fn split_versioned(folder: &str) -> Option<(&str, &str)> {
+    folder
+        .match_indices('-')
+        .map(|(i, _)| (&folder[..i], &folder[i + 1..]))
+        .find(|(name, version)| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && is_semver(version)
+        })
+}
+
+/// `major.minor.patch`, optionally followed by `-pre` and/or `+build`.
+fn is_semver(text: &str) -> bool {
+    let end = text.find(['-', '+']).unwrap_or(text.len());
+    let (core, extra) = text.split_at(end);
+    let numbers: Vec<&str> = core.split('.').collect();
+    numbers.len() == 3
+        && numbers
+            .iter()
+            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        && extra
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+}
+
+/// The crates a demangled function name's paths start with: `a::b::f` names `a`;
+/// `<a::X<b::Y> as c::Z>::f` names `a` and `c` (generic arguments and `::<impl …>` blocks
+/// are skipped); a single word (`T`, `[T]`, `make_buffer`) names none.
+fn crates_named(function: &str) -> Vec<&str> {
+    let bytes = function.as_bytes();
+    let is_path_byte = |b: u8| is_ident_byte(b) || b == b':' || b >= 0x80;
+    let mut crates = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() {
+        if is_path_byte(bytes[index]) {
+            let start = index;
+            while index < bytes.len() && is_path_byte(bytes[index]) {
+                index += 1;
+            }
+            // A path that starts with `::` continues one (`<A as B>::f`, `::{{closure}}`).
+            let token = &function[start..index];
+            if let Some((head, _)) = token.split_once("::") {
+                if !head.is_empty() && !crates.contains(&head) {
+                    crates.push(head);
+                }
+            }
+        } else if bytes[index] == b'<'
+            && index > 0
+            && (is_ident_byte(bytes[index - 1]) || bytes[index - 1] == b':')
+        {
+            // Generic arguments (`Vec<T>`, `f::<T>`) and impl paths (`slice::<impl [T]>`):
+            // skip to the matching `>`.
+            let mut depth = 0usize;
+            while index < bytes.len() {
+                match bytes[index] {
+                    b'<' => depth += 1,
+                    b'>' if bytes[index - 1] != b'-' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                index += 1;
+            }
+            index += 1;
+        } else {
+            index += 1;
+        }
+    }
+    crates
+}
+
+fn is_ident_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crates_named_by_function_names() {
+        assert_eq!(crates_named("app::parse"), ["app"]);
+        assert_eq!(
+            crates_named("<alloc::vec::Vec<app::Row> as core::clone::Clone>::clone"),
+            ["alloc", "core"]
+        );
+        assert_eq!(
+            crates_named("<F as core::ops::function::FnOnce<(A,)>>::call_once"),
+            ["core"]
+        );
+        assert_eq!(
+            crates_named(
+                "<&mut serde_json::de::Deserializer<R> as serde_core::de::Deserializer>::deserialize_any"
+            ),
+            ["serde_json", "serde_core"]
+        );
+        assert_eq!(crates_named("alloc::slice::<impl [T]>::to_vec"), ["alloc"]);
+        assert_eq!(crates_named("app::main::{{closure}}"), ["app"]);
+        assert!(crates_named("make_buffer").is_empty());
+        assert!(crates_named("???").is_empty());
+    }
+
+    /// The class of every frame of a fixture file, by function name.
+    fn fixture_classes(name: &str) -> Vec<(String, &'static str)> {
+        let path = format!(
+            "{}/viewer/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        file["ftbl"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|frame| {
+                let frame = Frame::parse(frame.as_str().unwrap());
+                let class = classify(&frame).name();
+                (frame.function, class)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_dhat_crate_s_frames_are_the_program_s_or_std_s() {
+        let classes = fixture_classes("dhat-crate-heap.json");
+        assert_eq!(classes[0], ("[root]".to_owned(), "unknown"));
+        for (function, class) in &classes[1..] {
+            // dhat-rs trims paths to three components (`src/vec/mod.rs`): the names decide.
+            let expected = if function.starts_with("dhatfix::") {
+                "user"
+            } else {
+                "std"
+            };
+            assert_eq!(*class, expected, "{function}");
+        }
+        let ad_hoc = fixture_classes("dhat-crate-ad-hoc.json");
+        assert_eq!(ad_hoc[1], ("dhat::ad_hoc_event".to_owned(), "dependency"));
+    }
+
+    #[test]
+    fn valgrind_s_frames_are_the_program_s_or_the_system_s() {
+        let classes = fixture_classes("valgrind-heap.json");
+        let expected = [
+            ("[root]", "unknown"),
+            ("malloc", "system"),
+            ("make_buffer", "user"),
+            ("short_lived", "user"),
+            ("main", "user"),
+            ("calloc", "system"),
+            ("make_table", "user"),
+            ("main", "user"),
+            ("main", "user"),
+        ];
+        let actual: Vec<(&str, &str)> = classes.iter().map(|(f, c)| (f.as_str(), *c)).collect();
+        assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn versions_are_split_from_crate_names() {
+        assert_eq!(
+            split_versioned("serde_json-1.0.154"),
+            Some(("serde_json", "1.0.154"))
+        );
+        assert_eq!(
+            split_versioned("wasm-bindgen-0.2.92"),
+            Some(("wasm-bindgen", "0.2.92"))
+        );
+        assert_eq!(
+            split_versioned("foo-1.0.0-beta.1"),
+            Some(("foo", "1.0.0-beta.1"))
+        );
+        assert_eq!(split_versioned("dhatfix"), None);
+        assert_eq!(split_versioned("v-1.2"), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! The frame classification rules, stated as test vectors in `tests/fixtures/frame-classes.json`
+//! (the viewer's JavaScript implements the same rules against the same vectors): every vector
+//! is classified as it says, and the vectors cover every class. Needs no `track` feature.
+
+use allocsite::FrameClass;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Vector {
+    frame: String,
+    class: String,
+    #[serde(rename = "crate", default)]
+    crate_name: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+fn vectors() -> Vec<Vector> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/frame-classes.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn every_vector_is_classified_as_it_says() {
+    let vectors = vectors();
+    assert!(vectors.len() >= 40, "{} vectors", vectors.len());
+    let mut wrong = Vec::new();
+    for vector in &vectors {
+        let class = FrameClass::of_dhat_frame(&vector.frame);
+        let actual = (
+            class.name(),
+            class.crate_name().map(str::to_owned),
+            class.version().map(str::to_owned),
+        );
+        let expected = (
+            vector.class.as_str(),
+            vector.crate_name.clone(),
+            vector.version.clone(),
+        );
+        if actual != expected {
+            wrong.push(format!(
+                "{}\n    expected {expected:?}\n    got      {actual:?}",
+                vector.frame
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_vectors_cover_every_class() {
+    let vectors = vectors();
+    for class in [
+        "user",
+        "dependency",
+        "std",
+        "allocsite",
+        "system",
+        "unknown",
+    ] {
+        let count = vectors.iter().filter(|v| v.class == class).count();
+        assert!(count >= 3, "only {count} vectors of class {class}");
+    }
+    for vector in &vectors {
+        assert_eq!(
+            vector.crate_name.is_some(),
+            vector.class == "dependency",
+            "only dependencies name a crate: {}",
+            vector.frame
+        );
+    }
+}
