@@ -240,28 +240,15 @@
 
   // Splits every frame string once: "0x4AA1D9F: func (file.c:332)" -> func, location,
   // and the text without the address (used for search and for matching between runs).
+  // Classes (user, dependency, std, ...) are worked out on first use (frameClasses).
   function describeFrames(ftbl) {
     const n = ftbl.length;
     const text = new Array(n), func = new Array(n), loc = new Array(n);
     for (let i = 0; i < n; i++) {
-      const t = ftbl[i].replace(/^0x[0-9a-fA-F]+:\s*/, "");
-      text[i] = t;
-      let f = t, l = "";
-      // The location is the last balanced "(...)" at the end, after a space. Function
-      // names can contain parentheses themselves, so match from the right.
-      if (t.endsWith(")")) {
-        let depth = 0;
-        for (let j = t.length - 1; j >= 0; j--) {
-          const c = t[j];
-          if (c === ")") depth++;
-          else if (c === "(" && --depth === 0) {
-            if (j > 0 && t[j - 1] === " ") { f = t.slice(0, j - 1); l = t.slice(j + 1, -1); }
-            break;
-          }
-        }
-      }
-      func[i] = f;
-      loc[i] = l;
+      const sp = splitFrame(ftbl[i]);
+      text[i] = sp.text;
+      func[i] = sp.func;
+      loc[i] = sp.loc;
     }
     // Frames that differ only in their address (inlined code, or the same line reached
     // from several call instructions) are the same to a reader: trees group them by
@@ -271,53 +258,373 @@
       const first = seen.get(text[i]);
       if (first === undefined) { seen.set(text[i], i); canon[i] = i; } else canon[i] = first;
     }
-    return { raw: ftbl, text, func, loc, canon, lower: null };
+    return { raw: ftbl, text, func, loc, canon, lower: null, classes: null };
+  }
+
+  // ---------------------------------------------------------------- frame classes
+
+  // Where a frame's code lives (viewer/CALL-SITES.md is the specification, and
+  // tests/fixtures/frame-classes.json the test vectors both this and allocsite's Rust
+  // side check themselves against).
+  const CLASSES = ["user", "dependency", "std", "allocsite", "system", "unknown"];
+  const USER = 0, DEPENDENCY = 1, STD = 2, ALLOCSITE = 3, SYSTEM = 4, UNKNOWN = 5;
+
+  const SEMVER = /^(.+?)-(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$/;
+  const STD_CRATES = new Set(["std", "core", "alloc", "proc_macro", "panic_unwind", "panic_abort", "std_detect", "test"]);
+  const STD_DIRS = new Set(["std", "core", "alloc", "proc_macro", "panic_unwind", "panic_abort", "std_detect"]);
+  const SYSTEM_FUNCS = new Set(["malloc", "calloc", "realloc", "free", "reallocarray", "memalign", "posix_memalign",
+    "aligned_alloc", "valloc", "pvalloc", "_start", "start_thread", "clone", "clone3", "(below main)"]);
+  const SYSTEM_FUNC_PREFIXES = ["__libc_", "__GI_", "_dl_", "__clone", "_Unwind_", "operator new", "operator delete"];
+  const STD_FUNC_PREFIXES = ["__rust_", "__rdl_", "__rg_", "__rustc::"];
+
+  // Splits "0x1a2b: func (file.rs:12:5)" / "0x4AA1D9F: fn (in /lib/x.so)" into parts.
+  // The location is the last balanced "(...)" at the end, after a space: function names
+  // can contain parentheses and spaces themselves.
+  function splitFrame(s) {
+    const t = s.replace(/^0x[0-9a-fA-F]+:\s*/, "");
+    let func = t, loc = "";
+    if (t.endsWith(")")) {
+      let depth = 0;
+      for (let j = t.length - 1; j >= 0; j--) {
+        const c = t[j];
+        if (c === ")") depth++;
+        else if (c === "(" && --depth === 0) {
+          if (j > 0 && t[j - 1] === " ") { func = t.slice(0, j - 1); loc = t.slice(j + 1, -1); }
+          break;
+        }
+      }
+    }
+    return { text: t, func, loc };
+  }
+
+  // A location as file, line and column, or as the object file ("in /lib/x.so").
+  function parseLocation(loc) {
+    if (loc.startsWith("in ")) return { file: "", line: "", col: "", object: loc.slice(3) };
+    const m = /^(.*?):(\d+)(?::(\d+))?$/.exec(loc);
+    let file = m ? m[1] : loc, line = m ? m[2] : "", col = m && m[3] ? m[3] : "";
+    if (file === "???" || file === "") { file = ""; line = ""; col = ""; }
+    return { file, line, col, object: "" };
+  }
+
+  // The crate a function belongs to: the first path segment of its name, or for
+  // "<Type as Trait>::f" the crate of Type (of Trait when Type is generic, a reference,
+  // a primitive or a tuple). Null when the name has no path.
+  function ownerCrate(fn) {
+    let s = fn.trim();
+    for (let guard = 0; guard < 8; guard++) {
+      s = s.replace(/^(?:&(?:mut\s+)?|\*(?:const|mut)\s+|dyn\s+|impl\s+)+/, "");
+      if (!s.startsWith("<")) {
+        const m = /^([A-Za-z_][A-Za-z0-9_]*)::/.exec(s);
+        return m ? m[1] : null;
+      }
+      // <A as B>::rest or <A>::rest: find the matching '>' (ignoring the one of "->").
+      let depth = 0, end = -1, as = -1;
+      for (let j = 0; j < s.length; j++) {
+        const c = s[j];
+        if (c === "<") depth++;
+        else if (c === ">" && s[j - 1] !== "-") { if (--depth === 0) { end = j; break; } }
+        else if (depth === 1 && c === " " && s.startsWith(" as ", j) && as < 0) as = j;
+      }
+      if (end < 0) return null;
+      const self = s.slice(1, as >= 0 ? as : end), trait = as >= 0 ? s.slice(as + 4, end) : "";
+      const o = ownerCrate(self);
+      if (o) return o;
+      if (trait) { s = trait; continue; }
+      // An inherent method of a primitive, slice, array, str or tuple: only std has those.
+      return /^(?:\[|\(|str\b|bool\b|char\b|[iuf](?:8|16|32|64|128|size)\b|\*)/.test(self.replace(/^(?:&(?:mut\s+)?)+/, "")) ? "core" : null;
+    }
+    return null;
+  }
+
+  // Class of one frame string, with crate and version for dependencies. `why` is
+  // "path" when a strong path decided, "function" or "weak" otherwise (the context pass
+  // below only revisits "weak" and unresolved decisions).
+  function classifyFrame(s) {
+    const { func, loc } = splitFrame(s);
+    const { file, object } = parseLocation(loc);
+    const path = file.replace(/\\/g, "/");
+    const fnName = func.trim();
+    const noFunc = fnName === "" || fnName === "???";
+    const out = (cls, why, crate, version) => ({ class: cls, crate: crate || null, version: version || null, why, owner: noFunc ? null : ownerCrate(fnName) });
+
+    if (path) {
+      const parts = path.split("/");
+      // allocsite's own files, wherever they are.
+      for (const p of parts) { const m = SEMVER.exec(p); if (m && m[1] === "allocsite") return out("allocsite", "path"); }
+      // std: /rustc/<hash>/library/..., a rust-src copy, std's own deps, trimmed std paths.
+      if (path.startsWith("/rustc/") || path.includes("/rustlib/src/rust/library/")) return out("std", "path");
+      const deps = parts.indexOf("deps");
+      if (deps > 0 && parts[deps - 1] === "rust" && deps + 1 < parts.length - 1) {
+        const m = SEMVER.exec(parts[deps + 1]);
+        if (m) return out("std", "path", m[1], m[2]);
+      }
+      const first = parts[0] === "library" ? parts[1] : parts[0];
+      const second = parts[0] === "library" ? parts[2] : parts[1];
+      if (!path.startsWith("/") && STD_DIRS.has(first) && second === "src") return out("std", "path");
+      // Dependencies: crates.io registry, git checkouts, vendored, allocsite's trimmed form.
+      const reg = path.indexOf("/registry/src/");
+      if (reg >= 0) {
+        const rest = path.slice(reg + "/registry/src/".length).split("/");
+        const m = rest.length > 2 ? SEMVER.exec(rest[1]) : null;
+        if (m) return out("dependency", "path", m[1], m[2]);
+      }
+      const git = path.indexOf("/git/checkouts/");
+      if (git >= 0) {
+        const rest = path.slice(git + "/git/checkouts/".length).split("/");
+        const m = rest.length > 2 ? /^(.+)-[0-9a-f]{6,}$/.exec(rest[0]) : null;
+        if (m) return out("dependency", "path", m[1], null);
+      }
+      const vendor = parts.indexOf("vendor");
+      if (vendor >= 0 && vendor + 2 < parts.length && parts[vendor + 1]) {
+        const m = SEMVER.exec(parts[vendor + 1]);
+        return out("dependency", "path", m ? m[1] : parts[vendor + 1], m ? m[2] : null);
+      }
+      if (!path.startsWith("/") && parts.length > 1) {
+        const m = SEMVER.exec(parts[0]);
+        if (m) return out("dependency", "path", m[1], m[2]);
+      }
+      // C runtime and Valgrind sources.
+      const base = parts[parts.length - 1];
+      if (/^vg_replace_\w+\.c$/.test(base) || /^dl-[\w-]+\.c$/.test(base) || base === "rtld.c" || parts.includes("sysdeps")) return out("system", "path");
+    }
+    if (object) {
+      const o = object.replace(/\\/g, "/");
+      const base = o.slice(o.lastIndexOf("/") + 1);
+      if (/^\/(?:usr|lib|lib32|lib64|libx32)\//.test(o) || base.startsWith("vgpreload_") || base.startsWith("ld-linux") || base.startsWith("linux-vdso")) return out("system", "path");
+    }
+    if (noFunc) return path ? out("user", "weak") : out("unknown", "none");
+    // By the function's name.
+    const owner = ownerCrate(fnName);
+    if (owner === "allocsite") return out("allocsite", "function");
+    if (STD_FUNC_PREFIXES.some((p) => fnName.startsWith(p))) return out("std", "function");
+    if (owner && STD_CRATES.has(owner)) return out("std", "function");
+    if (SYSTEM_FUNCS.has(fnName) || SYSTEM_FUNC_PREFIXES.some((p) => fnName.startsWith(p))) return out("system", "function");
+    // Anything else with a source file or an object of its own is the user's.
+    if (path || object) return out("user", "weak");
+    return out("unknown", "none");
+  }
+
+  const normCrate = (c) => c.replace(/-/g, "_");
+
+  // Classes of all the frames of one file. A first pass classifies each frame alone;
+  // then a frame that reads as the user's only for want of a better clue (a relative or
+  // base-name path, or no location), whose function belongs to a crate that another
+  // frame's path places (a dependency, or one of std's own dependencies), takes that
+  // crate's class, name and version. This undoes paths cut to their last components,
+  // as the dhat crate writes them ("src/raw/alloc.rs" of std's hashbrown).
+  function classifyFrames(ftbl) {
+    const n = ftbl.length;
+    const cls = new Uint8Array(n), crate = new Array(n).fill(null), version = new Array(n).fill(null);
+    const first = new Array(n), placed = new Map();
+    for (let i = 0; i < n; i++) {
+      const r = classifyFrame(ftbl[i]);
+      first[i] = r;
+      if (r.why === "path" && r.crate && !placed.has(normCrate(r.crate))) placed.set(normCrate(r.crate), r);
+    }
+    for (let i = 0; i < n; i++) {
+      let r = first[i];
+      if ((r.why === "weak" || r.why === "none") && r.owner && placed.has(normCrate(r.owner))) r = placed.get(normCrate(r.owner));
+      cls[i] = CLASSES.indexOf(r.class);
+      crate[i] = r.crate;
+      version[i] = r.version;
+    }
+    return { cls, crate, version };
+  }
+
+  function frameClasses(profile) {
+    const fr = profile.frames;
+    if (!fr.classes) fr.classes = classifyFrames(fr.raw);
+    return fr.classes;
+  }
+
+  // Whether a file looks like a Rust program's: a rust-* mode (allocsite, the dhat crate)
+  // or Rust paths in its frames (Valgrind on a Rust binary).
+  function looksLikeRust(profile) {
+    if (/^rust-/.test(String(profile.meta.mode))) return true;
+    const fr = profile.frames;
+    let rusty = 0;
+    for (let i = 1; i < fr.text.length && i < 2000; i++) if (fr.func[i].includes("::") && /\.rs:\d+/.test(fr.loc[i])) rusty++;
+    return rusty > 0;
+  }
+
+  // ---------------------------------------------------------------- call sites
+
+  // A call site is the first (innermost) frame of a stack in the user's code, shown with
+  // the call it made (the frame just inside it). When no frame is the user's, the first
+  // dependency frame stands in; then the first frame outside std, allocsite and the
+  // system; then the innermost frame. Stacks whose site frames have the same function,
+  // file and line are one site, whatever their addresses, columns and callees.
+  // See CALL-SITES.md.
+  const SITE_EMPTY = "(empty stack)";
+
+  function siteKeyOfFrame(profile, f) {
+    const fr = profile.frames;
+    const l = parseLocation(fr.loc[f]);
+    const where = l.object ? `in ${l.object}` : l.file ? `${l.file}:${l.line}` : "";
+    return `${fr.func[f]}\u0000${where}`;
+  }
+
+  // Per pp: the index in fs of its site frame (-1 for an empty stack). Cached.
+  function siteFrameIndex(profile) {
+    if (profile.siteIdx) return profile.siteIdx;
+    const cls = frameClasses(profile).cls;
+    const idx = new Int32Array(profile.n);
+    for (let p = 0; p < profile.n; p++) {
+      const f = profile.fs[p];
+      let at = -1, dep = -1, other = -1;
+      for (let j = 0; j < f.length; j++) {
+        const c = cls[f[j]];
+        if (c === USER) { at = j; break; }
+        if (c === DEPENDENCY && dep < 0) dep = j;
+        else if (c === UNKNOWN && other < 0) other = j;
+      }
+      if (at < 0) at = dep >= 0 ? dep : other >= 0 ? other : f.length ? 0 : -1;
+      idx[p] = at;
+    }
+    profile.siteIdx = idx;
+    return idx;
+  }
+
+  // The sites of a file: siteOf[pp] is a site id; sites[id] has the key (function and
+  // location of the site frame), the site frame, its class and crate. Cached per file.
+  function siteIndex(profile) {
+    if (profile.siteIndex) return profile.siteIndex;
+    const at = siteFrameIndex(profile), cls = frameClasses(profile);
+    const keyOfFrame = new Int32Array(profile.frames.text.length).fill(-1);
+    const ids = new Map(), sites = [];
+    const siteOf = new Int32Array(profile.n);
+    for (let p = 0; p < profile.n; p++) {
+      const j = at[p];
+      if (j < 0) {
+        let id = ids.get(SITE_EMPTY);
+        if (id === undefined) { id = sites.length; ids.set(SITE_EMPTY, id); sites.push({ id, key: SITE_EMPTY, frame: -1, cls: "unknown", crate: null, version: null }); }
+        siteOf[p] = id;
+        continue;
+      }
+      const f = profile.fs[p][j];
+      let id = keyOfFrame[f];
+      if (id < 0) {
+        const key = siteKeyOfFrame(profile, f);
+        id = ids.get(key);
+        if (id === undefined) {
+          id = sites.length;
+          ids.set(key, id);
+          sites.push({ id, key, frame: f, cls: CLASSES[cls.cls[f]], crate: cls.crate[f], version: cls.version[f] });
+        }
+        keyOfFrame[f] = id;
+      }
+      siteOf[p] = id;
+    }
+    profile.siteIndex = { siteOf, sites, ids };
+    return profile.siteIndex;
+  }
+
+  // The call sites of the given pps with their summed counters, the number of pps and,
+  // from the pp with the most bytes (then blocks), the callee shown and a whole stack.
+  function callSites(profile, pps) {
+    const { siteOf, sites } = siteIndex(profile), at = siteFrameIndex(profile);
+    const ns = sites.length, v = profile.vals;
+    const sums = new Float64Array(ns * NF), count = new Int32Array(ns), best = new Int32Array(ns).fill(-1);
+    for (let i = 0; i < pps.length; i++) {
+      const p = pps[i], s = siteOf[p], o = s * NF, b = p * NF;
+      for (let k = 0; k < NF; k++) sums[o + k] += v[b + k];
+      count[s]++;
+      const q = best[s];
+      if (q < 0 || v[b + TB] > v[q * NF + TB] || (v[b + TB] === v[q * NF + TB] && v[b + TBK] > v[q * NF + TBK])) best[s] = p;
+    }
+    const rows = [];
+    for (let s = 0; s < ns; s++) {
+      if (!count[s]) continue;
+      const site = sites[s], p = best[s], j = at[p];
+      rows.push({
+        site, id: s, sums: sums.subarray(s * NF, s * NF + NF), pps: count[s], example: p,
+        callee: j > 0 ? profile.fs[p][j - 1] : -1,
+      });
+    }
+    return rows;
+  }
+
+  // "serde_json::de::from_str ← budgetfix::parse (src/lib.rs:14)": the parts of a site's
+  // label. The column is left out: it is not part of what makes a site.
+  function siteLabel(profile, row) {
+    const f = row.site.frame;
+    if (f < 0) return { callee: "", func: SITE_EMPTY, loc: "" };
+    const l = parseLocation(profile.frames.loc[f]);
+    const loc = l.object ? `in ${l.object}` : l.file ? (l.line ? `${l.file}:${l.line}` : l.file) : "";
+    return { callee: row.callee >= 0 ? profile.frames.func[row.callee] : "", func: profile.frames.func[f], loc };
   }
 
   // ---------------------------------------------------------------- metrics
 
   // Every metric is computed from a node's summed counters. `weight` decides flame
-  // widths and what counts as insignificant; it equals the value for additive metrics.
+  // widths (which must add up); it equals the value for additive metrics and is the
+  // block count for the average lifetime. `share` (0..1) decides bar lengths and what
+  // "Fold below" folds: the share of the file's total, or for the average lifetime
+  // (a ratio) the share of the program's run time, as the percentage column says.
   function metricsFor(profile) {
     const u = profile.units, m = profile.meta;
     const list = [
-      { id: "tb", label: `Total (${u.bytes})`, unit: u.bytes, value: (s) => s[TB] },
-      { id: "tbk", label: `Total (${u.blocks})`, unit: u.blocks, value: (s) => s[TBK] },
+      { id: "tb", short: "Total", label: `Total (${u.bytes})`, unit: u.bytes, value: (s) => s[TB] },
+      { id: "tbk", short: "Blocks", label: `Total (${u.blocks})`, unit: u.blocks, value: (s) => s[TBK] },
     ];
     if (m.bklt) {
       list.push(
-        { id: "mb", label: `Max live (${u.bytes}; sum of per-site maxima)`, unit: u.bytes, value: (s) => s[MB] },
-        { id: "gb", label: `At the global peak, t-gmax (${u.bytes})`, unit: u.bytes, value: (s) => s[GB] },
-        { id: "eb", label: `At the end, t-end (${u.bytes})`, unit: u.bytes, value: (s) => s[EB] },
-        { id: "lt", label: `Average lifetime (${m.tu})`, unit: String(m.tu), ratio: true,
+        { id: "mb", short: "Max live", label: `Max live (${u.bytes}; sum of per-site maxima)`, unit: u.bytes, value: (s) => s[MB] },
+        { id: "gb", short: "At t-gmax", label: `At the global peak, t-gmax (${u.bytes})`, unit: u.bytes, value: (s) => s[GB] },
+        { id: "eb", short: "At t-end", label: `At the end, t-end (${u.bytes})`, unit: u.bytes, value: (s) => s[EB] },
+        { id: "lt", short: "Avg lifetime", label: `Average lifetime (${m.tu})`, unit: String(m.tu), ratio: true,
           value: (s) => (s[TBK] === 0 ? 0 : s[TL] / s[TBK]), weight: (s) => s[TBK] });
     }
     if (m.bkacc) {
       list.push(
-        { id: "rb", label: `Reads (${u.bytes})`, unit: u.bytes, value: (s) => s[RB] },
-        { id: "wb", label: `Writes (${u.bytes})`, unit: u.bytes, value: (s) => s[WB] });
+        { id: "rb", short: "Reads", label: `Reads (${u.bytes})`, unit: u.bytes, value: (s) => s[RB] },
+        { id: "wb", short: "Writes", label: `Writes (${u.bytes})`, unit: u.bytes, value: (s) => s[WB] });
     }
-    for (const x of list) if (!x.weight) x.weight = x.value;
+    const te = typeof m.te === "number" ? m.te : 0;
+    for (const x of list) {
+      if (!x.weight) x.weight = x.value;
+      const total = Math.abs(x.value(profile.totals));
+      x.share = x.ratio
+        ? (s) => (te > 0 ? Math.min(1, Math.max(0, x.value(s) / te)) : 0)
+        : (s) => (total > 0 ? Math.min(1, Math.abs(x.value(s)) / total) : 0);
+    }
     return list;
   }
 
-  // The value of a metric as text: bytes with a binary-prefixed size, other units plain.
+  // The value of a metric as text with its unit: bytes with a binary-prefixed size
+  // ("9,437,184 bytes (est.) (9 MiB)"), other units plain. For details and tooltips.
   function valueText(metric, sums) {
     const v = metric.value(sums);
     return metric.unit.startsWith("byte") ? fmtBytes(v, metric.unit) : `${fmtNum(v)} ${metric.unit}`;
   }
 
+  // The value for a table cell, whose column header names the unit: "9,437,184 (9 MiB)".
+  // Short enough that cells do not run into each other.
+  function cellText(metric, sums) {
+    return fmtCell(metric.value(sums), metric.unit);
+  }
+
+  function fmtCell(v, unit) {
+    if (!String(unit).startsWith("byte") || !(Math.abs(v) >= 1024)) return fmtNum(v);
+    const s = fmtBytes(v, "bytes");
+    return fmtNum(v) + s.slice(s.indexOf(" ("));
+  }
+
+  // The unit as a column header shows it: "bytes (est.)", "blocks", "µs".
+  function unitText(metric) {
+    return String(metric.unit);
+  }
+
   // Percentage column: share of the file's total, or for a ratio (average lifetime) the
-  // share of the program's run time, as dh_view does.
+  // share of the program's run time, as dh_view does (the column header says which).
   function pctText(profile, metric, sums) {
-    if (metric.ratio) return fmtPct(metric.value(sums), profile.meta.te) + " of run";
+    if (metric.ratio) return fmtPct(metric.value(sums), profile.meta.te);
     return fmtPct(metric.value(sums), metric.value(profile.totals));
   }
 
-  // Width of a bar (0..1): the node's weight against the file's.
+  // Width of a bar (0..1): the metric's share (see metricsFor).
   function barFraction(profile, metric, sums) {
-    const tot = Math.abs(metric.weight(profile.totals));
-    return tot === 0 ? 0 : Math.min(1, Math.abs(metric.weight(sums)) / tot);
+    return metric.share(sums);
   }
 
   // ---------------------------------------------------------------- lazy trees
@@ -424,13 +731,19 @@
     return false;
   }
 
+  // Whether a node (or row) is shown rather than folded: its share of the metric is at
+  // least `minShare` (0..1), and it has any of it.
+  function significant(metric, sums, minShare) {
+    return metric.share(sums) >= minShare && metric.value(sums) !== 0;
+  }
+
   // Sorted kids split into significant ones and the folded rest.
-  function sortedKids(node, metric, thresholdWeight) {
+  function sortedKids(node, metric, minShare) {
     const kids = kidsOf(node).slice();
     const v = (n) => metric.value(n.sums);
     kids.sort((a, b) => (v(b) - v(a)) || (b.sums[TB] - a.sums[TB]) || (b.pps.length - a.pps.length));
     const sig = [], insig = [];
-    for (const k of kids) (Math.abs(metric.weight(k.sums)) >= thresholdWeight && metric.weight(k.sums) !== 0 ? sig : insig).push(k);
+    for (const k of kids) (significant(metric, k.sums, minShare) ? sig : insig).push(k);
     // Never fold a single node: "1 insignificant" hides nothing useful.
     if (insig.length === 1) { sig.push(insig[0]); insig.length = 0; }
     return { sig, insig };
@@ -453,6 +766,61 @@
     if (f === FRAME_HERE) return { func: "(stack ends here)", loc: "", text: "(stack ends here)" };
     const fr = profile.frames;
     return { func: fr.func[f], loc: fr.loc[f], text: fr.text[f] };
+  }
+
+  // ---------------------------------------------------------------- collapsing library frames
+
+  // The file with std, allocsite, system and dependency frames collapsed: each run of
+  // such frames in a stack is replaced by its outermost frame, the call the code above
+  // it made ("alloc::fmt::format" stands for the twelve std frames under it). User and
+  // unknown frames stay. The counters, frames and pp indices are shared with `profile`.
+  function isCollapsible(c) { return c === DEPENDENCY || c === STD || c === ALLOCSITE || c === SYSTEM; }
+
+  function collapsedView(profile) {
+    if (profile.collapsed) return profile.collapsed;
+    const cls = frameClasses(profile).cls;
+    const fs = new Array(profile.n);
+    for (let p = 0; p < profile.n; p++) {
+      const f = profile.fs[p];
+      let any = false;
+      for (let j = 0; j < f.length && !any; j++) any = isCollapsible(cls[f[j]]);
+      if (!any) { fs[p] = f; continue; }
+      const out = [];
+      for (let j = 0; j < f.length; j++) {
+        if (!isCollapsible(cls[f[j]]) || j + 1 === f.length || !isCollapsible(cls[f[j + 1]])) out.push(f[j]);
+      }
+      fs[p] = out;
+    }
+    const view = Object.assign({}, profile, { fs, collapsed: null, original: profile, sites: null });
+    view.collapsed = view;
+    profile.collapsed = view;
+    return view;
+  }
+
+  // ---------------------------------------------------------------- dh_view's filters
+
+  // dh_view's "short-lived" (average lifetime at most tuth), "tiny" (average size at most
+  // 16 bytes) and "still live at the end" (eb > 0). Those that need lifetimes are only
+  // available when the file records them (bklt).
+  const TINY_BYTES = 16;
+  function filtersAvailable(profile) {
+    const bklt = !!profile.meta.bklt;
+    return { short: bklt && typeof profile.meta.tuth === "number", tiny: true, live: bklt };
+  }
+
+  function filterPps(profile, pps, opts) {
+    const avail = filtersAvailable(profile);
+    const short = opts.short && avail.short, tiny = opts.tiny && avail.tiny, live = opts.live && avail.live;
+    if (!short && !tiny && !live) return pps;
+    const v = profile.vals, tuth = profile.meta.tuth, keep = [];
+    for (let i = 0; i < pps.length; i++) {
+      const b = pps[i] * NF, tbk = v[b + TBK];
+      if (short && !(tbk > 0 && v[b + TL] / tbk <= tuth)) continue;
+      if (tiny && !(tbk > 0 && v[b + TB] / tbk <= TINY_BYTES)) continue;
+      if (live && !(v[b + EB] > 0)) continue;
+      keep.push(pps[i]);
+    }
+    return Int32Array.from(keep);
   }
 
   // ---------------------------------------------------------------- search
@@ -549,42 +917,66 @@
 
   // ---------------------------------------------------------------- comparison
 
-  // Program points are matched between runs by their frame strings with the "0x…:"
-  // addresses removed. Several pps can map to one key (same symbols, other addresses);
-  // they are summed.
-  function siteMap(profile) {
-    if (profile.sites) return profile.sites;
-    const map = new Map(), text = profile.frames.text;
-    for (let i = 0; i < profile.n; i++) {
-      const f = profile.fs[i];
-      let key = "";
-      for (let j = 0; j < f.length; j++) key += (j ? "\n" : "") + text[f[j]];
-      let s = map.get(key);
-      if (!s) map.set(key, (s = { key, sums: new Float64Array(NF), pps: 0 }));
-      const b = i * NF;
-      for (let k = 0; k < NF; k++) s.sums[k] += profile.vals[b + k];
-      s.pps++;
-    }
-    profile.sites = map;
-    return map;
-  }
-
-  function compareProfiles(base, cur, metric) {
-    const bm = siteMap(base), cm = siteMap(cur);
+  // Two runs are compared by call site (see callSites): a site of one run is the same
+  // as a site of the other when their site frames have the same function, file and line.
+  // Only the sites are keyed by text, so the cost is one pass over each file's pps plus
+  // one string per site. Sites are grew / shrank (in both, value up or down), new (only
+  // in the current run) or gone (only in the baseline), each with its totals.
+  function compareSites(base, cur, metric, basePps, curPps) {
+    const b = callSites(base, basePps || allPps(base)), c = callSites(cur, curPps || allPps(cur));
+    const bm = new Map();
+    for (const r of b) bm.set(r.site.key, r);
     const out = { grew: [], shrank: [], appeared: [], disappeared: [], unchanged: 0 };
-    const v = (s) => metric.value(s.sums);
-    for (const [key, c] of cm) {
-      const b = bm.get(key);
-      if (!b) { out.appeared.push({ key, before: 0, after: v(c), delta: v(c) }); continue; }
-      const d = v(c) - v(b);
-      if (d > 0) out.grew.push({ key, before: v(b), after: v(c), delta: d });
-      else if (d < 0) out.shrank.push({ key, before: v(b), after: v(c), delta: d });
+    const v = (r) => metric.value(r.sums);
+    const row = (profile, r, before, after) => {
+      const l = siteLabel(profile, r);
+      return { key: r.site.key, cls: r.site.cls, crate: r.site.crate, frame: r.site.frame, label: l, profile, example: r.example,
+        before, after, delta: after - before, pct: before === 0 ? (after === 0 ? 0 : Infinity) : (100 * (after - before)) / Math.abs(before) };
+    };
+    for (const r of c) {
+      const o = bm.get(r.site.key);
+      if (!o) { out.appeared.push(row(cur, r, 0, v(r))); continue; }
+      const x = row(cur, r, v(o), v(r));
+      if (x.delta > 0) out.grew.push(x);
+      else if (x.delta < 0) out.shrank.push(x);
       else out.unchanged++;
     }
-    for (const [key, b] of bm) if (!cm.has(key)) out.disappeared.push({ key, before: v(b), after: 0, delta: -v(b) });
+    const ck = new Set(c.map((r) => r.site.key));
+    for (const r of b) if (!ck.has(r.site.key)) out.disappeared.push(row(base, r, v(r), 0));
     const byDelta = (a, b) => (Math.abs(b.delta) - Math.abs(a.delta)) || (a.key < b.key ? -1 : 1);
-    for (const k of ["grew", "shrank", "appeared", "disappeared"]) out[k].sort(byDelta);
+    out.totals = {};
+    for (const k of ["grew", "shrank", "appeared", "disappeared"]) {
+      out[k].sort(byDelta);
+      let before = 0, after = 0;
+      for (const x of out[k]) { before += x.before; after += x.after; }
+      out.totals[k] = { before, after, delta: after - before };
+    }
     return out;
+  }
+
+  // For the diff flame graph: the node of the baseline's tree at the same path of frame
+  // texts as `node` of the current tree (null if the baseline has no such path). Both
+  // trees must be built the same way (order, collapsing, filters). Memoised per node.
+  function baselineMatcher(cur, baseTree) {
+    const base = baseTree.profile, idx = new Map(), bt = base.frames.text, bc = base.frames.canon;
+    for (let i = 0; i < bt.length; i++) if (!idx.has(bt[i])) idx.set(bt[i], bc[i]);
+    const memo = new Map();
+    const keyOf = (f) => (f === FRAME_HERE ? FRAME_HERE : idx.has(cur.frames.text[f]) ? idx.get(cur.frames.text[f]) : -3);
+    function step(c, k) {
+      if (!c || k === -3) return null;
+      if (c.off + 1 < c.node.frames.length) return c.node.frames[c.off + 1] === k ? { node: c.node, off: c.off + 1 } : null;
+      for (const kid of kidsOf(c.node)) if (kid.frames[0] === k) return { node: kid, off: 0 };
+      return null;
+    }
+    function cursor(node) {
+      if (!node.parent) return { node: baseTree.root, off: -1 };
+      if (memo.has(node)) return memo.get(node);
+      let c = cursor(node.parent);
+      for (const f of node.frames) c = step(c, keyOf(f));
+      memo.set(node, c);
+      return c;
+    }
+    return (node) => { const c = cursor(node); return c ? c.node : null; };
   }
 
   return {
@@ -593,6 +985,9 @@
     DhatError, locateJsonError, describeJsonError, parseDhat, describeFrames,
     metricsFor, valueText, pctText, barFraction,
     Node, sumPps, makeTree, mainTree, allPps, kidsOf, hasKids, sortedKids, callersTree, frameLabel,
-    matchFrames, ppsMatching, layoutFlame, bottomUp, siteMap, compareProfiles,
+    matchFrames, ppsMatching, layoutFlame, bottomUp, compareSites, baselineMatcher,
+    significant, cellText, fmtCell, unitText, collapsedView, filtersAvailable, filterPps, TINY_BYTES,
+    SITE_EMPTY, siteIndex, callSites, siteLabel,
+    CLASSES, splitFrame, parseLocation, ownerCrate, classifyFrame, classifyFrames, frameClasses, looksLikeRust,
   };
 });

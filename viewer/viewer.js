@@ -1,6 +1,6 @@
-// allocsite viewer, the views: the page's DOM code (call tree, flame graph, bottom-up,
-// comparison, details, loading and wiring). The numbers come from model.js
-// (window.AllocsiteModel), which must be loaded first.
+// allocsite viewer, the views: the page's DOM code (top call sites, call tree, flame
+// graph, bottom-up, comparison, details, loading and wiring). The numbers come from
+// model.js (window.AllocsiteModel), which must be loaded first.
 //
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //
@@ -12,7 +12,7 @@
 (function () {
   const M = window.AllocsiteModel;
   const { NF, TB, TBK, TL, MB, MBK, GB, GBK, EB, EBK, RB, WB, FRAME_HERE } = M;
-  const { fmtNum, fmtPct, fmtBytes, fmtSigned, DhatError, parseDhat, describeFrames, metricsFor } = M;
+  const { fmtNum, fmtPct, fmtBytes, fmtSigned, DhatError, parseDhat, metricsFor } = M;
   const { hasKids, sortedKids, frameLabel } = M;
 
   const MAX_ROWS = 300;    // rows rendered per list before a "show more" button
@@ -56,13 +56,18 @@
     thresholdPct: 1,
     search: "",
     filter: true,
+    collapse: false,   // collapse std, allocsite, system and dependency frames
+    filters: { short: false, tiny: false, live: false },
     match: null,       // Uint8Array over frames of `current`, or null when no search
-    trees: null,       // { main } for the current order and filter
+    pps: null,         // the current file's pps after search and filters
+    trees: null,       // { main } for the current order, filter and collapsing
     expanded: new Set(),
-    selected: null,
+    selected: null,    // a tree node, or { site } for a call site
     flameZoom: null,
     flameRects: [],
-    tab: "panel-tree",
+    diff: null,        // { rects, zoom, matcher } of the diff flame graph
+    sitesSort: null,   // { col: metric id | "name" | "pps", dir: 1 | -1 }
+    tab: "panel-sites",
     bottomUp: null,
   };
 
@@ -77,8 +82,9 @@
     m.textContent = text || "";
   }
 
-  // role: "current" or "baseline".
-  function loadText(text, name, role) {
+  // role: "current" or "baseline". `source` tells files apart that have the same name:
+  // { modified } for a file from disk.
+  function loadText(text, name, role, source) {
     const t0 = performance.now();
     let profile;
     try {
@@ -87,11 +93,13 @@
     } catch (e) {
       if (!(e instanceof DhatError)) throw e;
       const which = role === "baseline" ? "baseline file" : "file";
-      showMessage(`Could not load ${which} "${name}": ${e.message}.`, "error");
+      showMessage(`Could not load ${which} "${name || "embedded data"}": ${e.message}.`, "error");
       setStatus("error");
       return false;
     }
-    profile.name = name;
+    // A report written by the profiler has no file name: its command names it.
+    profile.name = name || (typeof profile.meta.cmd === "string" && profile.meta.cmd.trim()) || "embedded data";
+    profile.source = source || {};
     showMessage("");
     if (role === "baseline") {
       state.baseline = profile;
@@ -102,6 +110,17 @@
       state.metrics = metricsFor(profile);
       const keep = state.metric && state.metrics.find((m) => m.id === state.metric.id);
       state.metric = keep || state.metrics[0];
+      state.sitesSort = null;
+      state.collapse = M.looksLikeRust(profile);
+      $("collapse").checked = state.collapse;
+      const avail = M.filtersAvailable(profile);
+      for (const [k, id] of [["short", "f-short"], ["tiny", "f-tiny"], ["live", "f-live"]]) {
+        $(id).disabled = !avail[k];
+        if (!avail[k]) { $(id).checked = false; state.filters[k] = false; }
+      }
+      $("f-short").parentElement.title = avail.short
+        ? `Only blocks whose average lifetime is at most ${fmtNum(profile.meta.tuth)} ${profile.meta.tu} (tuth)`
+        : "Needs block lifetimes (bklt), which this file does not record";
       fillMetricSelect();
       renderAll();
     }
@@ -115,7 +134,7 @@
     showMessage(`Loading "${file.name}"…`, "info");
     setStatus("loading");
     file.text().then(
-      (text) => loadText(text, file.name, role),
+      (text) => loadText(text, file.name, role, { modified: file.lastModified }),
       (err) => { showMessage(`Could not read "${file.name}": ${err}`, "error"); setStatus("error"); });
   }
 
@@ -123,11 +142,23 @@
     const cur = $("allocsite-data");
     const base = $("allocsite-data-baseline");
     if (cur && cur.textContent.trim() !== "") {
-      if (loadText(cur.textContent, cur.dataset.name || "embedded data", "current") &&
+      if (loadText(cur.textContent, cur.dataset.name, "current") &&
           base && base.textContent.trim() !== "") {
-        loadText(base.textContent, base.dataset.name || "embedded baseline", "baseline");
+        loadText(base.textContent, base.dataset.name, "baseline");
       }
     }
+  }
+
+  // What tells two loaded files apart besides their name: command, pid, file time.
+  function sourceText(p) {
+    const parts = [];
+    if (typeof p.meta.cmd === "string" && p.meta.cmd !== p.name) parts.push(p.meta.cmd);
+    if (p.meta.pid !== undefined) parts.push(`pid ${p.meta.pid}`);
+    if (p.source.modified) {
+      const d = new Date(p.source.modified), z = (n) => String(n).padStart(2, "0");
+      parts.push(`modified ${d.getFullYear()}-${z(d.getMonth() + 1)}-${z(d.getDate())} ${z(d.getHours())}:${z(d.getMinutes())}:${z(d.getSeconds())}`);
+    }
+    return parts.join(", ");
   }
 
   // ---------------------------------------------------------------- rendering: common
@@ -138,20 +169,33 @@
     sel.value = state.metric.id;
   }
 
-  // Rebuilds the trees (order or filter changed) and redraws every view.
+  // The current file as the views show it: with library frames collapsed or not.
+  const viewOf = (p) => (state.collapse ? M.collapsedView(p) : p);
+
+  // The pps a file's views cover: the search (for the current file) and dh_view's filters.
+  function ppsOf(p, withSearch) {
+    let pps = withSearch && state.match && state.filter ? M.ppsMatching(p, state.match) : M.allPps(p);
+    return M.filterPps(p, pps, state.filters);
+  }
+
+  // Rebuilds the trees (order, filters or collapsing changed) and redraws every view.
   function renderAll() {
     const p = state.current;
     if (!p) return;
     state.match = M.matchFrames(p, state.search);
-    const pps = state.match && state.filter ? M.ppsMatching(p, state.match) : M.allPps(p);
-    state.trees = { main: M.mainTree(p, pps, state.order, "All program points") };
+    state.pps = ppsOf(p, true);
+    state.trees = { main: M.mainTree(viewOf(p), state.pps, state.order, "All program points") };
     state.expanded = new Set();
     state.selected = null;
     state.flameZoom = null;
+    state.diff = null;
     state.bottomUp = null;
     $("drop-hint").hidden = true;
     $("tabs").hidden = false;
-    $("file-name").textContent = p.name + (state.baseline ? `  (baseline: ${state.baseline.name})` : "");
+    const b = state.baseline;
+    let names = p.name;
+    if (b) names += `  (baseline: ${b.name}${b.name === p.name ? ` — ${sourceText(b)}` : ""})`;
+    $("file-name").textContent = names;
     document.title = `allocsite viewer - ${p.name}`;
     renderSummary();
     renderViews();
@@ -160,24 +204,23 @@
 
   // Redraws the views without rebuilding trees (metric or threshold changed).
   function renderViews() {
-    renderTree();
     renderDetails();
-    // The other views are drawn when their tab is shown (showTab), or now if visible.
-    state.dirty = { "panel-flame": true, "panel-bottomup": true, "panel-compare": true };
+    // Views are drawn when their tab is shown (showTab), or now if visible.
+    state.dirty = { "panel-sites": true, "panel-tree": true, "panel-flame": true, "panel-bottomup": true, "panel-compare": true };
     renderTab(state.tab);
   }
 
   function renderTab(id) {
     if (!state.current || !state.dirty || !state.dirty[id]) return;
     state.dirty[id] = false;
-    if (id === "panel-flame") renderFlame();
+    if (id === "panel-sites") renderSites();
+    else if (id === "panel-tree") renderTree();
+    else if (id === "panel-flame") renderFlame();
     else if (id === "panel-bottomup") renderBottomUp();
     else if (id === "panel-compare") renderCompare();
   }
 
-  function thresholdWeight() {
-    return (state.thresholdPct / 100) * Math.abs(state.metric.weight(state.current.totals));
-  }
+  const minShare = () => state.thresholdPct / 100;
 
   function summaryItem(dl, label, value, id, raw) {
     dl.appendChild(el("dt", { text: label }));
@@ -209,6 +252,9 @@
       if (p.ext && typeof p.ext.sampleBytes === "number") est += ` (about one sample per ${fmtBytes(p.ext.sampleBytes, "bytes")} allocated)`;
     }
     summaryItem(dl, "Sampled", est, "sampled", p.sampled ? "true" : "false");
+    if (state.pps && state.pps.length !== p.n) {
+      summaryItem(dl, "Shown", `${fmtNum(state.pps.length)} of ${fmtNum(p.n)} program points (search or filters)`, "shown", state.pps.length);
+    }
     box.appendChild(dl);
   }
 
@@ -222,16 +268,18 @@
     renderTab(id);
   }
 
-  // ---------------------------------------------------------------- call tree view
+  // ---------------------------------------------------------------- metric cells
 
   const valueText = M.valueText;
   const pctText = (metric, sums) => M.pctText(state.current, metric, sums);
+  const pctHeader = (metric) => (metric.ratio ? "% of run" : "%");
 
   // The figures of one row: value, percentage and (optionally) a bar. Every table
-  // (tree, folded rows, bottom-up, call sites) builds its metric columns with this.
+  // (tree, folded rows, bottom-up) builds its metric columns with this. Cells show the
+  // number only (the header row names the unit), with the full text as a tooltip.
   function metricCells(metric, sums, { bar = true } = {}) {
     const cells = [
-      el("span", { class: "val", text: valueText(metric, sums) }),
+      el("span", { class: "val", title: valueText(metric, sums), text: M.cellText(metric, sums) }),
       el("span", { class: "pct", text: pctText(metric, sums) }),
     ];
     if (bar) {
@@ -241,14 +289,111 @@
     return cells;
   }
 
+  // The header row over such cells: "Total (bytes (est.))", "%", ...
+  function metricHeader(metric, { bar = true, toggle = true } = {}) {
+    return [
+      toggle ? el("span", {}) : null,
+      el("span", { class: "val", text: `${metric.short} (${M.unitText(metric)})` }),
+      el("span", { class: "pct", text: pctHeader(metric) }),
+      bar ? el("span", {}) : null,
+    ];
+  }
+
+  // A frame's class as a small tag: "std", "dependency serde_json 1.0.154", ...
+  function classTag(profile, f) {
+    if (f < 0) return null;
+    const c = M.frameClasses(profile), cls = M.CLASSES[c.cls[f]];
+    if (cls === "user") return null;
+    const text = cls === "dependency" && c.crate[f] ? `${c.crate[f]}${c.version[f] ? " " + c.version[f] : ""}` : cls;
+    return el("span", { class: `tag tag-${cls}`, title: `${cls} frame`, text });
+  }
+
+  // ---------------------------------------------------------------- top call sites view
+
+  function renderSites() {
+    const box = clear($("sites"));
+    const p = state.current;
+    const metrics = state.metrics;
+    if (!state.sitesSort) state.sitesSort = { col: state.metric.id, dir: -1 };
+    const sort = state.sitesSort;
+    const rows = M.callSites(p, state.pps);
+    const sortMetric = metrics.find((m) => m.id === sort.col) || state.metric;
+    const labels = new Map(rows.map((r) => [r, M.siteLabel(p, r)]));
+    const text = (r) => { const l = labels.get(r); return `${l.func} ${l.loc}`; };
+    const key = sort.col === "name" ? null : sort.col === "pps" ? (r) => r.pps : (r) => sortMetric.value(r.sums);
+    rows.sort((a, b) => {
+      const d = key ? key(a) - key(b) : text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0;
+      return sort.dir * d || (b.sums[TB] - a.sums[TB]) || (text(a) < text(b) ? -1 : 1);
+    });
+    $("sites-hint").textContent = `${fmtNum(rows.length)} call sites: the first frame of each stack in your code (a dependency's when no frame is yours), ` +
+      "with the call it made. Stacks through the same line are one site. Click a column to sort; click a row for its details.";
+    const table = el("table", { class: "sites", id: "sites-table" });
+    const head = el("tr");
+    const th = (col, label, unit, cls) => {
+      const on = sort.col === col;
+      const cell = el("th", { scope: "col", class: cls, "aria-sort": on ? (sort.dir < 0 ? "descending" : "ascending") : "none" });
+      const b = el("button", { type: "button", "data-sort": col, title: `Sort by ${label}` }, label,
+        unit ? el("span", { class: "unit", text: unit }) : null, el("span", { class: "arrow", text: on ? (sort.dir < 0 ? " ▼" : " ▲") : "" }));
+      b.addEventListener("click", () => {
+        if (sort.col === col) sort.dir = -sort.dir;
+        else { sort.col = col; sort.dir = col === "name" ? 1 : -1; }
+        renderSites();
+        const again = document.querySelector(`#sites-table th button[data-sort="${col}"]`);
+        if (again) again.focus();
+      });
+      cell.appendChild(b);
+      return cell;
+    };
+    head.appendChild(th("name", "Call site", null, "site"));
+    head.appendChild(el("th", { scope: "col", class: "share", text: `${pctHeader(sortMetric)} ${sortMetric.short}` }));
+    for (const m of metrics) head.appendChild(th(m.id, m.short, M.unitText(m), "num"));
+    head.appendChild(th("pps", "Stacks", null, "num"));
+    table.appendChild(el("thead", {}, head));
+    const body = el("tbody");
+    appendRows(body, rows, (r) => siteRow(p, r, labels.get(r), sortMetric, metrics), 0, (b) => el("tr", {}, el("td", { colspan: metrics.length + 3 }, b)));
+    table.appendChild(body);
+    box.appendChild(table);
+  }
+
+  function siteCell(p, r, l) {
+    const td = el("td", { class: "site frames" });
+    if (l.callee) td.append(el("span", { class: "callee", text: l.callee }), el("span", { class: "arrow", text: " ← " }));
+    td.appendChild(el("span", { class: "site-fn fn", text: l.func }));
+    if (l.loc) td.appendChild(el("span", { class: "loc", text: ` (${l.loc})` }));
+    if (r.site.cls !== "user") td.appendChild(classTag(p, r.site.frame) || el("span", { class: "tag tag-unknown", text: r.site.cls }));
+    return td;
+  }
+
+  function siteRow(p, r, l, sortMetric, metrics) {
+    const tr = el("tr", { class: "site-row", tabindex: "0", "data-class": r.site.cls });
+    tr.appendChild(siteCell(p, r, l));
+    const w = (100 * sortMetric.share(r.sums)).toFixed(1);
+    tr.appendChild(el("td", { class: "share" }, el("span", { class: "pct", text: pctText(sortMetric, r.sums) }),
+      el("span", { class: "bar" }, el("span", { style: `width:${w}%` }))));
+    for (const m of metrics) tr.appendChild(el("td", { class: "num", "data-metric": m.id, title: valueText(m, r.sums), text: M.cellText(m, r.sums) }));
+    tr.appendChild(el("td", { class: "num", text: fmtNum(r.pps) }));
+    const select = () => {
+      for (const e of document.querySelectorAll(".site-row.selected")) e.classList.remove("selected");
+      tr.classList.add("selected");
+      state.selected = { site: r, profile: p };
+      renderDetails();
+    };
+    tr.addEventListener("click", select);
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(); } });
+    return tr;
+  }
+
+  // ---------------------------------------------------------------- call tree view
+
   function renderTree() {
     const box = clear($("tree"));
     const tree = state.trees.main;
-    $("tree-hint").textContent = state.order === "callers"
+    $("tree-hint").textContent = (state.order === "callers"
       ? "Each top-level row is an allocation site (innermost frame); expand it to see who called it."
-      : "Top-level rows are outermost frames (main, thread starts); expand to walk down to the allocation sites.";
-    const root = tree.root;
-    box.appendChild(nodeElement(root, true));
+      : "Top-level rows are outermost frames (main, thread starts); expand to walk down to the allocation sites.") +
+      (state.collapse ? " Runs of std, allocsite and dependency frames show as the call that entered them." : "");
+    box.appendChild(el("div", { class: "row head" }, ...metricHeader(state.metric), el("span", { class: "frames", text: "Frames" })));
+    box.appendChild(nodeElement(tree.root, true));
   }
 
   // One tree row plus a container for its children.
@@ -328,24 +473,28 @@
     if (f >= 0 && state.match && state.match[f]) fnSpan.classList.add("hit");
     parent.appendChild(fnSpan);
     if (l.loc) parent.appendChild(el("span", { class: "loc", text: ` (${l.loc})` }));
+    const tag = classTag(profile, f);
+    if (tag) parent.appendChild(tag);
     parent.title = profile.frames.raw[f] || l.text;
   }
 
   function fillKids(node, box) {
     clear(box);
-    const { sig, insig } = sortedKids(node, state.metric, thresholdWeight());
+    const { sig, insig } = sortedKids(node, state.metric, minShare());
     appendRows(box, sig, (k) => nodeElement(k, false));
     if (insig.length) box.appendChild(insigRow(insig, box));
   }
 
-  // Appends up to MAX_ROWS rows, then a button to show the rest.
-  function appendRows(box, items, make, start) {
+  // Appends up to MAX_ROWS rows, then a button to show the rest (wrapped by `wrap` where
+  // the container needs it, e.g. a table row).
+  function appendRows(box, items, make, start, wrap) {
     const from = start || 0, to = Math.min(items.length, from + MAX_ROWS);
     for (let i = from; i < to; i++) box.appendChild(make(items[i]));
     if (to < items.length) {
       const b = el("button", { class: "show-more", type: "button", text: `Show ${fmtNum(Math.min(MAX_ROWS, items.length - to))} more of ${fmtNum(items.length - to)}` });
-      b.addEventListener("click", () => { b.remove(); appendRows(box, items, make, to); });
-      box.appendChild(b);
+      const holder = wrap ? wrap(b) : b;
+      b.addEventListener("click", () => { holder.remove(); appendRows(box, items, make, to, wrap); });
+      box.appendChild(holder);
     }
   }
 
@@ -370,7 +519,7 @@
   // ---------------------------------------------------------------- details panel
 
   function selectNode(node, rowEl) {
-    for (const e of document.querySelectorAll(".node.selected")) e.classList.remove("selected");
+    for (const e of document.querySelectorAll(".node.selected, .site-row.selected")) e.classList.remove("selected");
     if (rowEl) rowEl.classList.add("selected");
     state.selected = node;
     renderDetails();
@@ -378,21 +527,33 @@
 
   function renderDetails() {
     const box = clear($("details"));
-    const node = state.selected;
-    box.hidden = !node;
-    if (!node) return;
-    const p = node.tree.profile, s = node.sums, u = p.units, m = p.meta, t = p.totals;
-    box.appendChild(el("h2", { text: "Selected node" }));
+    const sel = state.selected;
+    box.hidden = !sel;
+    if (!sel) return;
+    const isSite = !!sel.site;
+    const p = isSite ? sel.profile : sel.tree.profile;
+    const s = isSite ? sel.site.sums : sel.sums, u = p.units, m = p.meta, t = p.totals;
+    const npps = isSite ? sel.site.pps : sel.pps.length;
+    box.appendChild(el("h2", { text: isSite ? "Selected call site" : "Selected node" }));
     const close = el("button", { class: "close", type: "button", text: "×", "aria-label": "close details" });
     close.addEventListener("click", () => selectNode(null));
     box.appendChild(close);
+    if (isSite) {
+      const l = M.siteLabel(p, sel.site), r = sel.site;
+      const where = el("p", { class: "frames" }, el("span", { class: "fn", text: l.func }), l.loc ? el("span", { class: "loc", text: ` (${l.loc})` }) : null);
+      box.appendChild(where);
+      const cls = r.site.cls;
+      const what = cls === "user" ? "your code" : cls === "dependency" ? `a dependency${r.site.crate ? ` (${r.site.crate}${r.site.version ? " " + r.site.version : ""})` : ""}, standing in: no frame of these stacks is in your code`
+        : `${cls}: no frame of these stacks is in your code or a dependency`;
+      box.appendChild(el("p", { class: "hint", text: `In ${what}.` + (l.callee ? ` Calls ${l.callee} (in the biggest stack).` : "") }));
+    }
     const dl = el("dl");
     const add = (k, v) => { dl.appendChild(el("dt", { text: k })); dl.appendChild(el("dd", { text: v })); };
-    add("Program points", fmtNum(node.pps.length));
+    add("Program points", fmtNum(npps));
     add("Total", `${fmtBytes(s[TB], u.bytes)} (${fmtPct(s[TB], t[TB])}) in ${fmtNum(s[TBK])} ${u.blocks} (${fmtPct(s[TBK], t[TBK])}), avg size ${fmtNum(s[TBK] ? s[TB] / s[TBK] : 0)} ${u.bytes}`);
     if (m.bklt) {
       add("Avg lifetime", `${fmtNum(s[TBK] ? s[TL] / s[TBK] : 0)} ${m.tu} (${fmtPct(s[TBK] ? s[TL] / s[TBK] : 0, m.te)} of the run)`);
-      add(node.pps.length === 1 ? "Max live" : "Max live (sum of per-site maxima)", `${fmtBytes(s[MB], u.bytes)} in ${fmtNum(s[MBK])} ${u.blocks}`);
+      add(npps === 1 ? "Max live" : "Max live (sum of per-site maxima)", `${fmtBytes(s[MB], u.bytes)} in ${fmtNum(s[MBK])} ${u.blocks}`);
       add("At t-gmax", `${fmtBytes(s[GB], u.bytes)} (${fmtPct(s[GB], t[GB])}) in ${fmtNum(s[GBK])} ${u.blocks}`);
       add("At t-end", `${fmtBytes(s[EB], u.bytes)} (${fmtPct(s[EB], t[EB])}) in ${fmtNum(s[EBK])} ${u.blocks}`);
     }
@@ -401,18 +562,30 @@
       add("Writes", `${fmtBytes(s[WB], u.bytes)} (${fmtNum(s[TB] ? s[WB] / s[TB] : 0)}/${u.byte})`);
     }
     box.appendChild(dl);
+    if (isSite) {
+      box.appendChild(stackList(p, p.fs[sel.site.example], npps > 1 ? "The biggest stack (allocation site first)" : "Stack (allocation site first)"));
+      return;
+    }
     // The path from the tree root to this node, in tree order.
     const path = [];
-    for (let n = node; n && n.parent; n = n.parent) path.unshift(...n.frames);
-    if (path.length) {
-      box.appendChild(el("h3", { text: node.tree.dir === 1 ? "Frames (allocation site first)" : "Frames (outermost first)" }));
-      const ol = el("ol", { class: "stack" });
-      for (const f of path) ol.appendChild(el("li", { text: frameLabel(p, f).text }));
-      box.appendChild(ol);
-    }
+    for (let n = sel; n && n.parent; n = n.parent) path.unshift(...n.frames);
+    if (path.length) box.appendChild(stackList(p, path, sel.tree.dir === 1 ? "Frames (allocation site first)" : "Frames (outermost first)"));
   }
 
-  // ---------------------------------------------------------------- flame graph
+  function stackList(p, frames, title) {
+    const wrap = el("div", { class: "stack-box" }, el("h3", { text: title }));
+    const ol = el("ol", { class: "stack" });
+    for (const f of frames) {
+      const li = el("li", { text: frameLabel(p, f).text });
+      const tag = classTag(p, f);
+      if (tag) li.appendChild(tag);
+      ol.appendChild(li);
+    }
+    wrap.appendChild(ol);
+    return wrap;
+  }
+
+  // ---------------------------------------------------------------- flame graphs
 
   const ROW_H = 18;
 
@@ -420,21 +593,21 @@
     if (frame === null) return "#b9c4d0";
     if (frame === FRAME_HERE) return "#d8d8d8";
     if (state.match) return state.match[frame] ? "#f5b400" : "#d9d9d9";
-    // Colour by crate/module (first path segment) so related frames look alike.
+    // Colour by crate/module (first path segment) so related frames look alike; library
+    // frames (std, allocsite, system) in greys and blues, so the user's code stands out.
+    const cls = M.CLASSES[M.frameClasses(profile).cls[frame]];
     const fn = profile.frames.func[frame];
     const key = fn.replace(/^<+/, "").split(/::|\s|\(/)[0];
     let h = 0;
     for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-    const light = ancestor ? 82 : 62 + (h % 10);
-    return `hsl(${10 + (h % 45)}, ${55 + (h % 30)}%, ${light}%)`;
+    const light = ancestor ? 84 : 66 + (h % 10);
+    if (cls === "std" || cls === "allocsite" || cls === "system") return `hsl(210, ${12 + (h % 12)}%, ${light + 4}%)`;
+    if (cls === "dependency") return `hsl(${190 + (h % 40)}, ${35 + (h % 20)}%, ${light}%)`;
+    return `hsl(${10 + (h % 45)}, ${55 + (h % 30)}%, ${ancestor ? 82 : 62 + (h % 10)}%)`;
   }
 
-  function renderFlame() {
-    if (!state.current) return;
-    const canvas = $("flame"), wrap = $("flame-wrap");
-    const width = Math.max(300, wrap.clientWidth || 900);
-    const rects = M.layoutFlame(state.trees.main.root, state.flameZoom, state.metric, width);
-    state.flameRects = rects;
+  // Draws laid-out rects (see M.layoutFlame) on a canvas `width` pixels wide.
+  function drawFlame(canvas, rects, width, color, label) {
     let rows = 0;
     for (const r of rects) rows = Math.max(rows, r.row + 1);
     const height = rows * ROW_H;
@@ -448,62 +621,80 @@
     ctx.clearRect(0, 0, width, height);
     ctx.font = "12px system-ui, sans-serif";
     ctx.textBaseline = "middle";
-    const p = state.current;
     const charW = ctx.measureText("m").width * 0.8;
     for (const r of rects) {
       const y = r.row * ROW_H;
-      ctx.fillStyle = flameColor(p, r.frame, r.ancestor);
+      ctx.fillStyle = color(r);
       ctx.fillRect(r.x, y, Math.max(r.w - 0.5, 0.5), ROW_H - 1);
       if (r.w > 24) {
-        const text = r.frame === null ? r.node.label || "all" : frameLabel(p, r.frame).func;
+        const text = label(r);
         const maxChars = Math.floor((r.w - 6) / charW);
         const shown = text.length > maxChars ? text.slice(0, Math.max(0, maxChars - 1)) + "…" : text;
         ctx.fillStyle = "#1b1b1b";
         ctx.fillText(shown, r.x + 3, y + ROW_H / 2);
       }
     }
+  }
+
+  const rectLabel = (p, r) => (r.frame === null ? r.node.label || "all" : frameLabel(p, r.frame).func);
+
+  function renderFlame() {
+    if (!state.current) return;
+    const canvas = $("flame"), wrap = $("flame-wrap");
+    const width = Math.max(300, wrap.clientWidth || 900);
+    const rects = M.layoutFlame(state.trees.main.root, state.flameZoom, state.metric, width);
+    state.flameRects = rects;
+    const p = state.current;
+    drawFlame(canvas, rects, width, (r) => flameColor(p, r.frame, r.ancestor), (r) => rectLabel(p, r));
     const zoom = state.flameZoom;
-    $("flame-zoom").textContent = zoom
+    const widthNote = state.metric.ratio ? ` Widths are ${p.units.blocks}; the average lifetime is in the tooltips.` : "";
+    $("flame-zoom").textContent = (zoom
       ? `Zoomed to: ${frameLabel(p, zoom.frames[0]).func} (${valueText(state.metric, zoom.sums)}). Click a bar above to zoom out.`
-      : `Showing everything: ${valueText(state.metric, state.trees.main.root.sums)}. Click a bar to zoom in.`;
+      : `Showing everything: ${valueText(state.metric, state.trees.main.root.sums)}. Click a bar to zoom in.`) + widthNote;
     $("flame-reset").disabled = !zoom;
   }
 
-  function flameHit(ev) {
-    const canvas = $("flame");
+  function flameHit(canvas, rects, ev) {
     const b = canvas.getBoundingClientRect();
     const x = ev.clientX - b.left, y = ev.clientY - b.top;
     const row = Math.floor(y / ROW_H);
-    for (const r of state.flameRects) if (r.row === row && x >= r.x && x < r.x + r.w) return r;
+    for (const r of rects) if (r.row === row && x >= r.x && x < r.x + r.w) return r;
     return null;
+  }
+
+  function placeTip(tip, wrapEl, ev) {
+    tip.hidden = false;
+    const wrapBox = wrapEl.getBoundingClientRect();
+    const left = Math.min(ev.clientX - wrapBox.left + 12, wrapBox.width - 320);
+    tip.style.left = Math.max(0, left) + "px";
+    tip.style.top = (ev.clientY - wrapBox.top + 14) + "px";
   }
 
   function setupFlame() {
     const canvas = $("flame"), tip = $("flame-tip");
     canvas.addEventListener("mousemove", (ev) => {
-      const r = flameHit(ev);
+      const r = flameHit(canvas, state.flameRects, ev);
       if (!r) { tip.hidden = true; return; }
       const p = state.current, metric = state.metric;
       clear(tip);
       const name = r.frame === null ? r.node.label || "all program points" : frameLabel(p, r.frame).text;
       tip.appendChild(el("div", { class: "fn", text: name }));
-      tip.appendChild(el("div", { text: `${valueText(metric, r.node.sums)} (${pctText(metric, r.node.sums)})` }));
+      tip.appendChild(el("div", { text: `${valueText(metric, r.node.sums)} (${pctText(metric, r.node.sums)}${metric.ratio ? " of the run" : ""})` }));
       tip.appendChild(el("div", { class: "hint", text: `${fmtNum(r.node.pps.length)} program points` }));
-      tip.hidden = false;
-      const wrapBox = $("flame-wrap").getBoundingClientRect();
-      const left = Math.min(ev.clientX - wrapBox.left + 12, wrapBox.width - 320);
-      tip.style.left = Math.max(0, left) + "px";
-      tip.style.top = (ev.clientY - wrapBox.top + 14) + "px";
+      placeTip(tip, $("flame-wrap"), ev);
     });
     canvas.addEventListener("mouseleave", () => { tip.hidden = true; });
     canvas.addEventListener("click", (ev) => {
-      const r = flameHit(ev);
+      const r = flameHit(canvas, state.flameRects, ev);
       if (!r) return;
       state.flameZoom = r.node.parent ? r.node : null; // clicking the root resets
       renderFlame();
     });
     $("flame-reset").addEventListener("click", () => { state.flameZoom = null; renderFlame(); });
-    window.addEventListener("resize", () => { if (state.tab === "panel-flame") renderFlame(); });
+    window.addEventListener("resize", () => {
+      if (state.tab === "panel-flame") renderFlame();
+      if (state.tab === "panel-compare" && state.diff) renderDiffFlame();
+    });
   }
 
   // ---------------------------------------------------------------- bottom-up view
@@ -512,25 +703,26 @@
     const box = clear($("bottomup"));
     if (!state.current) return;
     const group = $("bu-group").value, sortBy = $("bu-sort").value;
-    if (!state.bottomUp || state.bottomUp.group !== group) state.bottomUp = M.bottomUp(state.current, state.trees.main.root.pps, group); // respects the search filter
+    const view = viewOf(state.current);
+    if (!state.bottomUp || state.bottomUp.group !== group) state.bottomUp = M.bottomUp(view, state.trees.main.root.pps, group);
     const bu = state.bottomUp, metric = state.metric;
     const rows = bu.rows.slice().sort((a, b) => (metric.value(b[sortBy]) - metric.value(a[sortBy])) ||
       (metric.value(b.total) - metric.value(a.total)) || (a.name < b.name ? -1 : 1));
-    const tw = thresholdWeight();
-    const shown = rows.filter((r) => Math.abs(metric.weight(r.total)) >= tw && metric.weight(r.total) !== 0);
+    const shown = rows.filter((r) => M.significant(metric, r.total, minShare()));
     const hidden = rows.length - shown.length;
     const table = el("div", { class: "bu-table", role: "tree" });
+    const unit = `(${M.unitText(metric)})`;
     table.appendChild(el("div", { class: "bu-head" },
-      el("span", { class: "val", text: "Self" }), el("span", { class: "pct", text: "" }),
-      el("span", { class: "val", text: "Total" }), el("span", { class: "pct", text: "" }),
+      el("span", { class: "val", text: `Self ${unit}` }), el("span", { class: "pct", text: pctHeader(metric) }),
+      el("span", { class: "val", text: `Total ${unit}` }), el("span", { class: "pct", text: pctHeader(metric) }),
       el("span", { text: group === "func" ? "Function" : "Source line" })));
-    appendRows(table, shown, (r) => bottomUpRow(r, bu));
+    appendRows(table, shown, (r) => bottomUpRow(r, bu, view));
     box.appendChild(table);
     if (hidden > 0) box.appendChild(el("p", { class: "hint", text: `${fmtNum(hidden)} entries below the fold threshold are not listed (set “Fold below” to “nothing” to list them).` }));
   }
 
-  function bottomUpRow(r, bu) {
-    const metric = state.metric, p = state.current;
+  function bottomUpRow(r, bu, view) {
+    const metric = state.metric;
     const wrap = el("div", { class: "node bu-row" });
     const row = el("div", { class: "row" });
     const toggle = el("button", { class: "toggle", type: "button", "aria-label": "show callers", text: "▶" });
@@ -544,8 +736,8 @@
     toggle.addEventListener("click", () => {
       if (kids.firstChild) { clear(kids); toggle.textContent = "▶"; return; }
       toggle.textContent = "▼";
-      const root = M.callersTree(p, bu, r.id).root;
-      const { sig, insig } = sortedKids(root, metric, thresholdWeight());
+      const root = M.callersTree(view, bu, r.id).root;
+      const { sig, insig } = sortedKids(root, metric, minShare());
       appendRows(kids, sig, (k) => nodeElement(k, false));
       if (insig.length) kids.appendChild(insigRow(insig, kids));
     });
@@ -557,9 +749,10 @@
   function renderCompare() {
     const box = clear($("compare"));
     const cur = state.current, base = state.baseline;
+    state.diff = null;
     if (!cur) return;
     if (!base) {
-      box.appendChild(el("p", { class: "drop-hint", text: "Load a baseline (an earlier run) with “Compare with baseline…” or drop it here to see which allocation sites grew, shrank, appeared or disappeared." }));
+      box.appendChild(el("p", { class: "drop-hint", text: "Load a baseline (an earlier run) with “Compare with baseline…” or drop it here to see which call sites grew, shrank, are new or are gone." }));
       return;
     }
     // The metric list comes from the current file; the baseline may lack the counter.
@@ -567,46 +760,135 @@
     const unit = metric.unit;
     const fmt = (n) => (unit.startsWith("byte") ? fmtBytes(n, unit) : `${fmtNum(n)} ${unit}`);
     const bt = metric.value(base.totals), ct = metric.value(cur.totals);
+    const pctOf = (d, b) => (b ? ` (${fmtSigned(Math.round(1e4 * d / Math.abs(b)) / 100)}%)` : "");
     box.appendChild(el("p", { id: "cmp-totals", class: "cmp-totals" },
       el("b", { text: metric.label }), `: baseline "${base.name}" ${fmt(bt)} → current "${cur.name}" ${fmt(ct)}, change `,
-      el("span", { class: ct > bt ? "up" : ct < bt ? "down" : "", text: `${fmtSigned(ct - bt)} ${unit}${bt ? ` (${fmtSigned(Math.round(1e4 * (ct - bt) / bt) / 100)}%)` : ""}` })));
+      el("span", { class: ct > bt ? "up" : ct < bt ? "down" : "", text: `${fmtSigned(ct - bt)} ${unit}${pctOf(ct - bt, bt)}` })));
+    const srcs = el("ul", { id: "cmp-sources", class: "hint" },
+      el("li", { text: `Baseline: ${base.name}${sourceText(base) ? ` — ${sourceText(base)}` : ""}` }),
+      el("li", { text: `Current: ${cur.name}${sourceText(cur) ? ` — ${sourceText(cur)}` : ""}` }));
+    box.appendChild(srcs);
     if (base.meta.mode !== cur.meta.mode) box.appendChild(el("p", { class: "warn", text: `The files have different modes ("${base.meta.mode}" and "${cur.meta.mode}"); the comparison may not be meaningful.` }));
     if (base.sampled || cur.sampled) box.appendChild(el("p", { class: "hint", text: "At least one file holds sampled estimates: small differences can be sampling noise." }));
-    const res = M.compareProfiles(base, cur, metric);
+    const res = M.compareSites(base, cur, metric, ppsOf(base, false), ppsOf(cur, false));
+    box.appendChild(el("p", { class: "hint", text: "Call sites are matched by their line in your code (function, file and line), whatever the stacks above and below them." }));
+
+    // Diff flame graph: the current run's tree, widths by the metric, colour by change.
+    const flame = el("section", { class: "cmp-flame" },
+      el("h2", { text: "Diff flame graph" }),
+      el("p", { class: "hint" }, "Widths: the current run. Colour: ", el("span", { class: "swatch up", text: "grew" }), " ",
+        el("span", { class: "swatch down", text: "shrank" }), " ", el("span", { class: "swatch new", text: "new" }), " ",
+        el("span", { class: "swatch same", text: "unchanged" }), ". Hover for the figures, click to zoom."),
+      el("div", { id: "diff-wrap", class: "flame-wrap" }, el("canvas", { id: "diff-flame" }), el("div", { id: "diff-tip", class: "flame-tip", role: "tooltip", hidden: true })));
     const sections = [
-      ["grew", "Grew", "sites in both runs whose value went up"],
-      ["shrank", "Shrank", "sites in both runs whose value went down"],
-      ["appeared", "Appeared", "sites only in the current run"],
-      ["disappeared", "Disappeared", "sites only in the baseline"],
+      ["grew", "Grew", "call sites in both runs whose value went up"],
+      ["shrank", "Shrank", "call sites in both runs whose value went down"],
+      ["appeared", "New", "call sites only in the current run"],
+      ["disappeared", "Gone", "call sites only in the baseline"],
     ];
+    const ids = { grew: "grew", shrank: "shrank", appeared: "new", disappeared: "gone" };
+    const summary = el("ul", { class: "cmp-summary", id: "cmp-summary" });
+    for (const [id, title] of sections) {
+      const tot = res.totals[id];
+      summary.appendChild(el("li", { class: id, "data-count": res[id].length },
+        el("b", { text: `${title}: ${fmtNum(res[id].length)}` }), ` (${fmtSigned(tot.delta)} ${unit}${bt ? `, ${fmtSigned(Math.round(1e4 * tot.delta / Math.abs(bt)) / 100)}% of the baseline` : ""})`));
+    }
+    summary.appendChild(el("li", { id: "cmp-unchanged", text: `${fmtNum(res.unchanged)} sites unchanged.` }));
+    box.appendChild(summary);
     for (const [id, title, what] of sections) {
-      const list = res[id];
-      const sec = el("section", { id: `cmp-${id}`, class: "cmp-section", "data-count": list.length });
-      sec.appendChild(el("h2", { text: `${title} (${fmtNum(list.length)})` }, ));
-      sec.appendChild(el("p", { class: "hint", text: what }));
-      const table = el("div", { class: "cmp-table" });
-      appendRows(table, list, (r) => compareRow(r, fmt, unit));
-      sec.appendChild(table);
+      const list = res[id], tot = res.totals[id];
+      const sec = el("section", { id: `cmp-${ids[id]}`, class: "cmp-section", "data-count": list.length });
+      sec.appendChild(el("h2", { text: `${title} (${fmtNum(list.length)})` }));
+      sec.appendChild(el("p", { class: "hint", text: `${what}; together ${fmtSigned(tot.delta)} ${unit}${pctOf(tot.delta, tot.before)}.` }));
+      if (list.length) {
+        const table = el("table", { class: "cmp-table" });
+        table.appendChild(el("thead", {}, el("tr", {},
+          el("th", { class: "num", text: `Change (${unit})` }), el("th", { class: "num", text: "%" }),
+          el("th", { class: "num", text: `Baseline → current (${unit})` }), el("th", { text: "Call site" }))));
+        appendRows(table, list, (r) => compareRow(r, metric), 0, (b) => el("tbody", {}, el("tr", {}, el("td", { colspan: 4 }, b))));
+        sec.appendChild(table);
+      }
       box.appendChild(sec);
     }
-    box.appendChild(el("p", { class: "hint", id: "cmp-unchanged", text: `${fmtNum(res.unchanged)} sites unchanged.` }));
+    box.appendChild(flame);
+    state.diff = { zoom: null, rects: [] };
+    renderDiffFlame();
+    setupDiffFlame();
   }
 
-  function compareRow(r, fmt, unit) {
-    const frames = r.key === "" ? ["(empty stack)"] : r.key.split("\n");
-    const first = describeFrames([frames[0]]);
-    const d = el("details", { class: "cmp-row" });
-    const summary = el("summary", {},
-      el("span", { class: "delta " + (r.delta > 0 ? "up" : r.delta < 0 ? "down" : ""), text: `${fmtSigned(r.delta)} ${unit}` }),
-      el("span", { class: "val", text: `${fmt(r.before)} → ${fmt(r.after)}` }),
-      el("span", { class: "frames" }, el("span", { class: "site-fn fn", text: first.func[0] }),
-        first.loc[0] ? el("span", { class: "loc", text: ` (${first.loc[0]})` }) : null,
-        frames.length > 1 ? el("span", { class: "loc", text: ` ← ${describeFrames([frames[1]]).func[0]}` }) : null));
-    d.appendChild(summary);
-    const ol = el("ol", { class: "stack" });
-    for (const f of frames) ol.appendChild(el("li", { text: f }));
-    d.appendChild(ol);
-    return d;
+  // A site of the comparison: one row, and under it (on click) the biggest stack.
+  function compareRow(r, metric) {
+    const frag = el("tbody", { class: "cmp-row" });
+    const tr = el("tr", { class: "cmp-main", tabindex: "0", "aria-expanded": "false" });
+    const pct = r.pct === Infinity ? "new" : `${fmtSigned(Math.round(r.pct * 100) / 100)}%`;
+    const cell = (v) => M.fmtCell(v, metric.unit);
+    tr.append(
+      el("td", { class: "num delta " + (r.delta > 0 ? "up" : r.delta < 0 ? "down" : ""), text: (r.delta > 0 ? "+" : "") + cell(r.delta) }),
+      el("td", { class: "num", text: pct }),
+      el("td", { class: "num", text: `${cell(r.before)} → ${cell(r.after)}` }),
+      siteCell(r.profile, { site: { cls: r.cls, frame: r.frame } }, r.label));
+    const detail = el("tr", { class: "cmp-stack", hidden: true }, el("td", { colspan: 4 }, stackList(r.profile, r.profile.fs[r.example], "The biggest stack (allocation site first)")));
+    const toggle = () => {
+      detail.hidden = !detail.hidden;
+      tr.setAttribute("aria-expanded", detail.hidden ? "false" : "true");
+    };
+    tr.addEventListener("click", toggle);
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); } });
+    frag.append(tr, detail);
+    return frag;
+  }
+
+  function renderDiffFlame() {
+    const d = state.diff, cur = state.current, base = state.baseline;
+    const canvas = $("diff-flame"), wrap = $("diff-wrap");
+    if (!d || !canvas || !base) return;
+    if (!d.curTree) {
+      d.curTree = M.mainTree(viewOf(cur), ppsOf(cur, false), state.order, "All program points");
+      d.baseTree = M.mainTree(viewOf(base), ppsOf(base, false), state.order, "All program points");
+      d.matcher = M.baselineMatcher(cur, d.baseTree);
+    }
+    const metric = state.metric;
+    const width = Math.max(300, wrap.clientWidth || 900);
+    d.rects = M.layoutFlame(d.curTree.root, d.zoom, metric, width);
+    const color = (r) => {
+      const bn = d.matcher(r.node);
+      const after = metric.value(r.node.sums), before = bn ? metric.value(bn.sums) : 0;
+      return diffColor(before, after, !bn);
+    };
+    drawFlame(canvas, d.rects, width, color, (r) => rectLabel(cur, r));
+  }
+
+  // Red for growth, blue for shrinkage, by the relative change; a stronger red for new.
+  function diffColor(before, after, isNew) {
+    if (isNew) return after === 0 ? "#dcdcdc" : "hsl(0, 75%, 58%)";
+    const m = Math.max(Math.abs(before), Math.abs(after));
+    const rel = m === 0 ? 0 : (after - before) / m;
+    if (Math.abs(rel) < 0.005) return "#d9d9d9";
+    const light = 90 - Math.round(Math.min(1, Math.abs(rel)) * 30);
+    return rel > 0 ? `hsl(0, 70%, ${light}%)` : `hsl(212, 70%, ${light}%)`;
+  }
+
+  function setupDiffFlame() {
+    const canvas = $("diff-flame"), tip = $("diff-tip"), d = state.diff;
+    canvas.addEventListener("mousemove", (ev) => {
+      const r = flameHit(canvas, d.rects, ev);
+      if (!r) { tip.hidden = true; return; }
+      const metric = state.metric, bn = d.matcher(r.node);
+      const after = metric.value(r.node.sums), before = bn ? metric.value(bn.sums) : 0;
+      clear(tip);
+      tip.appendChild(el("div", { class: "fn", text: r.frame === null ? "all program points" : frameLabel(state.current, r.frame).text }));
+      tip.appendChild(el("div", { text: `${bn ? valueText(metric, bn.sums) : "not in the baseline"} → ${valueText(metric, r.node.sums)}` }));
+      const delta = after - before;
+      tip.appendChild(el("div", { class: delta > 0 ? "up" : delta < 0 ? "down" : "", text: `${fmtSigned(delta)} ${metric.unit}${before ? ` (${fmtSigned(Math.round(1e4 * delta / Math.abs(before)) / 100)}%)` : ""}` }));
+      placeTip(tip, $("diff-wrap"), ev);
+    });
+    canvas.addEventListener("mouseleave", () => { tip.hidden = true; });
+    canvas.addEventListener("click", (ev) => {
+      const r = flameHit(canvas, d.rects, ev);
+      if (!r) return;
+      d.zoom = r.node.parent ? r.node : null;
+      renderDiffFlame();
+    });
   }
 
   // ---------------------------------------------------------------- wiring
@@ -621,6 +903,7 @@
     });
     $("metric").addEventListener("change", (e) => {
       state.metric = state.metrics.find((m) => m.id === e.target.value) || state.metrics[0];
+      state.sitesSort = { col: state.metric.id, dir: -1 };
       renderViews();
     });
     $("order").addEventListener("change", (e) => { state.order = e.target.value; renderAll(); });
@@ -631,6 +914,10 @@
       searchTimer = setTimeout(() => { state.search = e.target.value; renderAll(); }, 150);
     });
     $("search-filter").addEventListener("change", (e) => { state.filter = e.target.checked; renderAll(); });
+    $("collapse").addEventListener("change", (e) => { state.collapse = e.target.checked; renderAll(); });
+    for (const [k, id] of [["short", "f-short"], ["tiny", "f-tiny"], ["live", "f-live"]]) {
+      $(id).addEventListener("change", (e) => { state.filters[k] = e.target.checked; renderAll(); });
+    }
     $("bu-group").addEventListener("change", renderBottomUp);
     $("bu-sort").addEventListener("change", renderBottomUp);
     for (const b of document.querySelectorAll("#tabs [role=tab]")) b.addEventListener("click", () => showTab(b.dataset.panel));
@@ -658,12 +945,18 @@
   // A small hook for tests and for debugging from the console.
   window.allocsiteViewer = {
     state,
+    model: M,
     parse: parseDhat,
     loadText: (text, name, role) => loadText(text, name || "text", role || "current"),
     flameRects: () => state.flameRects.map((r) => ({
       x: r.x, y: r.row * ROW_H, w: r.w, h: ROW_H,
       label: r.frame === null ? r.node.label || "all" : frameLabel(state.current, r.frame).func, ancestor: !!r.ancestor,
     })),
+    diffRects: () => (state.diff ? state.diff.rects.map((r) => {
+      const bn = state.diff.matcher(r.node), m = state.metric;
+      return { x: r.x, y: r.row * ROW_H, w: r.w, label: r.frame === null ? "all" : frameLabel(state.current, r.frame).func,
+        before: bn ? m.value(bn.sums) : null, after: m.value(r.node.sums) };
+    }) : []),
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);

@@ -79,8 +79,17 @@ test("metrics follow what the file records", () => {
   assert.equal(M.valueText(tb, p.totals), "9,437,184 bytes (est.) (9 MiB)");
   assert.equal(M.pctText(p, tb, p.totals), "100.00%");
   assert.equal(M.barFraction(p, tb, p.totals), 1);
+  assert.equal(M.cellText(tb, p.totals), "9,437,184 (9 MiB)");
+  assert.equal(M.cellText(metric(p, "tbk"), p.totals), "96");
+  // The average lifetime's bar and fold follow the lifetime (share of the run), not blocks.
   const lt = metric(p, "lt");
-  assert.match(M.pctText(p, lt, p.totals), / of run$/);
+  assert.equal(M.pctText(p, lt, p.totals), M.fmtPct(lt.value(p.totals), 10000));
+  assert.equal(lt.share(p.totals), lt.value(p.totals) / 10000);
+  const long = new Float64Array(M.NF), short = new Float64Array(M.NF);
+  long[M.TBK] = 1; long[M.TL] = 5000; short[M.TBK] = 1000; short[M.TL] = 1000;
+  assert.ok(lt.share(long) > lt.share(short), "one long-lived block outweighs many short-lived ones");
+  assert.equal(M.significant(lt, short, 0.01), false);
+  assert.equal(M.significant(lt, long, 0.01), true);
 });
 
 describe("trees", () => {
@@ -117,13 +126,13 @@ describe("trees", () => {
     const q = M.parseDhat(JSON.stringify(d));
     const tree = M.mainTree(q, M.allPps(q), "callers", "All");
     const tb = metric(q, "tb");
-    const { sig, insig } = M.sortedKids(tree.root, tb, 0.01 * 100040);
+    const { sig, insig } = M.sortedKids(tree.root, tb, 0.01);
     assert.equal(sig.length, 1);
     assert.equal(insig.length, 4);
     d.pps.length = 2;
     const r = M.parseDhat(JSON.stringify(d));
     const t2 = M.mainTree(r, M.allPps(r), "callers", "All");
-    assert.equal(M.sortedKids(t2.root, metric(r, "tb"), 0.01 * 100010).sig.length, 2);
+    assert.equal(M.sortedKids(t2.root, metric(r, "tb"), 0.01).sig.length, 2);
   });
 
   test("search marks frames and filters pps", () => {
@@ -166,15 +175,18 @@ test("bottom-up: self and total by function and by line; callers", () => {
 
 test("comparison lists exactly the known differences", () => {
   const before = load("compare-before.json"), after = load("compare-after.json");
-  const fn = (list) => list.map((r) => r.key.split("\n")[0].replace(/ \(.*$/, ""));
-  const res = M.compareProfiles(before, after, metric(after, "tb"));
+  const fn = (list) => list.map((r) => r.label.func);
+  const res = M.compareSites(before, after, metric(after, "tb"));
   assert.deepEqual(fn(res.grew), ["demo::alpha"]);
   assert.deepEqual(fn(res.shrank), ["demo::beta"]);
   assert.deepEqual(fn(res.appeared), ["demo::zeta"]);
   assert.deepEqual(fn(res.disappeared), ["demo::gamma", "demo::delta"]);
   assert.equal(res.unchanged, 1);
   assert.equal(res.grew[0].delta, 500);
-  const byBlocks = M.compareProfiles(before, after, metric(after, "tbk"));
+  assert.equal(res.grew[0].pct, 50);
+  assert.deepEqual(res.totals.disappeared, { before: 500, after: 0, delta: -500 });
+  assert.deepEqual(res.totals.appeared, { before: 0, after: 700, delta: 700 });
+  const byBlocks = M.compareSites(before, after, metric(after, "tbk"));
   assert.deepEqual(fn(byBlocks.grew), ["demo::beta"]);
   assert.deepEqual(fn(byBlocks.shrank), []);
 });
@@ -197,4 +209,210 @@ test("malformed inputs each get their specific message", () => {
   for (const [text, want] of cases) {
     assert.throws(() => M.parseDhat(text), (e) => e instanceof M.DhatError && want.test(e.message), String(want));
   }
+});
+
+// ------------------------------------------------------------------ frame classes
+
+describe("frame classes follow the shared test vectors (tests/fixtures/frame-classes.json)", () => {
+  const vectors = JSON.parse(fs.readFileSync(fixture("frame-classes.json"), "utf8"));
+  test("the vectors cover every class and enough cases", () => {
+    assert.ok(vectors.length >= 40);
+    assert.deepEqual([...new Set(vectors.map((v) => v.class))].sort(), ["allocsite", "dependency", "std", "system", "unknown", "user"]);
+    for (const v of vectors) assert.deepEqual(Object.keys(v).filter((k) => !["frame", "class", "crate", "version", "context", "note"].includes(k)), []);
+  });
+  for (const v of vectors) {
+    test(v.frame, () => {
+      const ftbl = [...(v.context || []), v.frame];
+      const c = M.classifyFrames(ftbl);
+      const i = ftbl.length - 1;
+      const got = { class: M.CLASSES[c.cls[i]], crate: c.crate[i], version: c.version[i] };
+      assert.deepEqual(got, { class: v.class, crate: v.crate ?? null, version: v.version ?? null }, v.note);
+    });
+  }
+});
+
+// ------------------------------------------------------------------ call sites
+
+const top = (p, pps, id = "tb") => {
+  const m = metric(p, id);
+  return M.callSites(p, pps || M.allPps(p)).sort((a, b) => m.value(b.sums) - m.value(a.sums));
+};
+const label = (p, r) => { const l = M.siteLabel(p, r); return `${l.callee ? l.callee + " ← " : ""}${l.func} (${l.loc})`; };
+
+describe("call sites", () => {
+  test("dhat crate: the program's own lines, not the allocator's frames", () => {
+    const p = load("dhat-crate-heap.json");
+    const rows = top(p);
+    assert.deepEqual(rows.map((r) => label(p, r)), [
+      "core::iter::traits::iterator::Iterator::collect ← dhatfix::make_vec (dhatfix/src/main.rs:7)",
+      "core::iter::traits::iterator::Iterator::collect ← dhatfix::make_strings (dhatfix/src/main.rs:10)",
+      "alloc::fmt::format ← dhatfix::make_strings::{{closure}} (dhatfix/src/main.rs:10)",
+    ]);
+    assert.deepEqual(rows.map((r) => r.pps), [2, 1, 20], "stacks with other addresses and callers merge");
+    assert.deepEqual(rows.map((r) => r.site.cls), ["user", "user", "user"]);
+    assert.equal(rows.reduce((s, r) => s + r.sums[M.TB], 0), p.totals[M.TB]);
+  });
+
+  test("Valgrind: the C function that called malloc", () => {
+    const p = load("valgrind-heap.json");
+    assert.deepEqual(top(p).map((r) => label(p, r)), ["malloc ← make_buffer (dhat-sample.c:9)", "calloc ← make_table (dhat-sample.c:22)"]);
+    assert.deepEqual(top(load("valgrind-ad-hoc.json")).map((r) => r.site.cls), ["user", "user"]);
+  });
+
+  test("allocsite, sampled profile of the example", () => {
+    const p = load("allocsite-profile.json");
+    const rows = top(p);
+    assert.match(label(p, rows[0]), /← profile::\w+ \(examples\/profile\.rs:\d+\)$/);
+    assert.ok(rows.every((r) => r.site.cls === "user"));
+  });
+
+  test("allocsite budget scope calling serde_json: the user's line, with the dependency call it made", () => {
+    const p = load("allocsite-budget-serde.json");
+    const rows = top(p);
+    assert.equal(label(p, rows[0]), "serde_json::de::from_str ← budgetfix::parse_value (src/lib.rs:19)");
+    assert.ok(rows.slice(0, 7).every((r) => r.site.cls === "user"), "every user stack is found through serde_json, serde_core and std's hashbrown");
+    // One stack has no user frame at all (a String made inside serde_core): the first
+    // dependency frame stands in, and says so.
+    const dep = rows.find((r) => r.site.cls === "dependency");
+    assert.equal(dep.site.crate, "serde_core");
+    assert.match(M.siteLabel(p, dep).func, /StringVisitor as serde_core::de::Visitor>::visit_str$/);
+  });
+
+  test("fallbacks: a dependency, then a non-library frame, then the innermost; the empty stack", () => {
+    const file = (ftbl, stacks) => M.parseDhat(JSON.stringify({
+      dhatFileVersion: 2, mode: "rust-heap", verb: "Allocated", bklt: false, bkacc: false, tu: "µs", Mtu: "s",
+      cmd: "t", pid: 1, te: 1, pps: stacks.map((fs, i) => ({ tb: 100 - i, tbk: 1, fs })), ftbl: ["[root]", ...ftbl],
+    }));
+    const p = file([
+      "0x1: alloc::alloc::alloc (alloc/src/alloc.rs:95:14)",
+      "0x2: serde_json::de::from_str (serde_json-1.0.154/src/de.rs:2713:5)",
+      "0x3: std::rt::lang_start (std/src/rt.rs:206:5)",
+      "0x4: ??? (???:0:0)",
+      "0x5: malloc (in /usr/lib/x86_64-linux-gnu/libc.so.6)",
+    ], [[1, 2, 3], [1, 4, 3], [1, 3], [5, 1], []]);
+    const rows = M.callSites(p, M.allPps(p));
+    assert.deepEqual(rows.map((r) => [r.site.cls, M.siteLabel(p, r).func, M.siteLabel(p, r).callee]), [
+      ["dependency", "serde_json::de::from_str", "alloc::alloc::alloc"],
+      ["unknown", "???", "alloc::alloc::alloc"],
+      ["std", "alloc::alloc::alloc", ""],
+      ["system", "malloc", ""],
+      ["unknown", "(empty stack)", ""],
+    ]);
+  });
+
+  test("one site per function, file and line, whatever the column, address and callee", () => {
+    const p = M.parseDhat(JSON.stringify({
+      dhatFileVersion: 2, mode: "rust-heap", verb: "Allocated", bklt: false, bkacc: false, tu: "µs", Mtu: "s", cmd: "t", pid: 1, te: 1,
+      pps: [{ tb: 10, tbk: 1, fs: [1, 3] }, { tb: 30, tbk: 1, fs: [2, 4] }, { tb: 5, tbk: 1, fs: [1, 5] }],
+      ftbl: ["[root]", "0xa: alloc::vec::Vec<T>::push (alloc/src/vec/mod.rs:992:22)", "0xb: alloc::string::String::push_str (alloc/src/string.rs:1102:18)",
+        "0x10: app::fill (src/main.rs:9:5)", "0x20: app::fill (src/main.rs:9:17)", "0x30: app::fill (src/main.rs:10:5)"],
+    }));
+    const rows = top(p);
+    assert.deepEqual(rows.map((r) => [label(p, r), r.sums[M.TB], r.pps]), [
+      ["alloc::string::String::push_str ← app::fill (src/main.rs:9)", 40, 2], // the callee of the biggest stack
+      ["alloc::vec::Vec<T>::push ← app::fill (src/main.rs:10)", 5, 1],
+    ]);
+  });
+});
+
+// ------------------------------------------------------------------ comparing by call site
+
+function scaled(name, factor) {
+  const d = JSON.parse(fs.readFileSync(fixture(name), "utf8"));
+  for (const pp of d.pps) for (const k of M.FIELDS) if (typeof pp[k] === "number" && k !== "tl") pp[k] *= factor;
+  return M.parseDhat(JSON.stringify(d));
+}
+
+describe("comparison by call site", () => {
+  for (const name of ["dhat-crate-heap.json", "valgrind-heap.json", "allocsite-profile.json", "allocsite-budget-serde.json", "valgrind-copy.json"]) {
+    test(`${name} against a copy of itself ×2: every site grew, by 100%`, () => {
+      const base = load(name), cur = scaled(name, 2);
+      const res = M.compareSites(base, cur, metric(cur, "tb"));
+      const sites = M.callSites(base, M.allPps(base)).length;
+      assert.equal(res.grew.length, sites);
+      assert.deepEqual([res.shrank.length, res.appeared.length, res.disappeared.length, res.unchanged], [0, 0, 0, 0]);
+      assert.ok(res.grew.every((r) => r.pct === 100));
+      assert.equal(res.totals.grew.delta, base.totals[M.TB]);
+    });
+  }
+
+  test("the same site reached from two threads: the site doubled (whole-stack matching saw no growth)", () => {
+    const header = { dhatFileVersion: 2, mode: "rust-heap", verb: "Allocated", bklt: false, bkacc: false, tu: "µs", Mtu: "s", cmd: "churn", pid: 1, te: 1 };
+    const ftbl = ["[root]", "0x10: alloc::raw_vec::finish_grow (alloc/src/raw_vec.rs:2467:29)", "0x20: churn::churn (src/main.rs:82:9)",
+      "0x30: churn::main::{{closure}} (src/main.rs:100:22)", "0x40: churn::main::{{closure}} (src/main.rs:101:22)",
+      "0x50: std::sys::pal::unix::thread::Thread::new::thread_start (std/src/sys/pal/unix/thread.rs:105:17)"];
+    const one = M.parseDhat(JSON.stringify({ ...header, pps: [{ tb: 1000, tbk: 10, fs: [1, 2, 3, 5] }], ftbl }));
+    const two = M.parseDhat(JSON.stringify({ ...header, pps: [{ tb: 1000, tbk: 10, fs: [1, 2, 3, 5] }, { tb: 1000, tbk: 10, fs: [1, 2, 4, 5] }], ftbl }));
+    const res = M.compareSites(one, two, metric(two, "tb"));
+    assert.equal(res.grew.length, 1);
+    assert.equal(res.grew[0].label.func, "churn::churn");
+    assert.deepEqual([res.grew[0].before, res.grew[0].after, res.grew[0].pct], [1000, 2000, 100]);
+  });
+
+  test("a self-comparison of 1,000,000 program points is fast", () => {
+    // Built in memory (the JSON would be ~200 MB): 1M stacks over 4,999 user sites.
+    const FR = 20000, N = 1_000_000;
+    const ftbl = ["[root]"];
+    for (let i = 1; i < FR; i++) ftbl.push(i % 4 === 0 ? `0x${i.toString(16)}: app::m${i % 97}::f${i} (src/m${i % 97}.rs:${i}:5)`
+      : `0x${i.toString(16)}: alloc::raw_vec::f${i} (alloc/src/raw_vec.rs:${i}:9)`);
+    const fsArr = new Array(N), vals = new Float64Array(N * M.NF), totals = new Float64Array(M.NF);
+    let x = 7;
+    const rnd = () => { x ^= x << 13; x >>>= 0; x ^= x >> 17; x ^= x << 5; x >>>= 0; return x; };
+    for (let p = 0; p < N; p++) {
+      const f = [1 + (rnd() % 3) * 4 + 1, 4 * (1 + (p % 4999))];
+      for (let d = 0; d < 8; d++) f.push(1 + (rnd() % (FR - 1)));
+      fsArr[p] = f;
+      vals[p * M.NF + M.TB] = 16 + (p % 100);
+      vals[p * M.NF + M.TBK] = 1;
+    }
+    const profile = () => ({ meta: { mode: "rust-heap", bklt: false, te: 1 }, units: { byte: "byte", bytes: "bytes", blocks: "blocks" },
+      frames: M.describeFrames(ftbl), n: N, vals, fs: fsArr, totals });
+    const a = profile(), b = profile();
+    const t0 = performance.now();
+    const res = M.compareSites(a, b, M.metricsFor(a)[0]);
+    const ms = performance.now() - t0;
+    console.log(`# self-comparison of ${N} program points: ${ms.toFixed(0)} ms, ${res.unchanged} sites unchanged`);
+    assert.equal(res.unchanged, 4999);
+    assert.equal(res.grew.length + res.shrank.length + res.appeared.length + res.disappeared.length, 0);
+    assert.ok(ms < 5000, `took ${ms} ms`);
+  });
+});
+
+// ------------------------------------------------------------------ collapsing and filters
+
+test("collapsing std, allocsite and dependency frames keeps the call each run was entered by", () => {
+  const p = load("dhat-crate-heap.json");
+  const v = M.collapsedView(p);
+  assert.equal(M.collapsedView(p), v);
+  const tree = M.mainTree(v, M.allPps(v), "callers", "All");
+  const tb = metric(p, "tb");
+  const top1 = M.sortedKids(tree.root, tb, 0).sig;
+  assert.deepEqual(names(p, top1), ["core::iter::traits::iterator::Iterator::collect", "alloc::fmt::format"]);
+  assert.deepEqual(names(p, M.sortedKids(top1[0], tb, 0).sig), ["dhatfix::make_vec", "dhatfix::make_strings"]);
+  // Nothing else changes: the same pps, counters and frames.
+  assert.equal(tree.root.sums[M.TB], p.totals[M.TB]);
+  assert.equal(v.frames, p.frames);
+  // A budget scope: serde_json and serde_core under the user's parse_value are one frame.
+  const q = load("allocsite-budget-serde.json");
+  const w = M.collapsedView(q);
+  const i = q.fs.findIndex((f) => f.some((x) => q.frames.func[x] === "budgetfix::parse_value"));
+  assert.deepEqual(w.fs[i].map((x) => q.frames.func[x]).slice(0, 3),
+    ["serde_json::de::from_str", "budgetfix::parse_value", "budgetfix::load_all"]);
+});
+
+test("dh_view's filters: short-lived, tiny, still live at the end", () => {
+  const v = load("valgrind-heap.json");
+  const all = M.allPps(v);
+  assert.deepEqual([...M.filterPps(v, all, { short: true })], [0]);
+  assert.deepEqual([...M.filterPps(v, all, { tiny: true })], []);
+  assert.deepEqual([...M.filterPps(v, all, { live: true })], [1]);
+  assert.equal(M.filterPps(v, all, {}), all);
+  const d = load("dhat-crate-heap.json");
+  assert.equal(M.filterPps(d, M.allPps(d), { tiny: true }).length, 20);
+  assert.equal(M.filterPps(d, M.allPps(d), { short: true }).length, 3);
+  assert.equal(M.filterPps(d, M.allPps(d), { short: true, tiny: true }).length, 2);
+  // Without lifetimes only "tiny" applies.
+  const c = load("valgrind-copy.json");
+  assert.deepEqual(M.filtersAvailable(c), { short: false, tiny: true, live: false });
+  assert.equal(M.filterPps(c, M.allPps(c), { short: true, live: true }).length, c.n);
 });
