@@ -65,58 +65,30 @@
 
   // ---------------------------------------------------------------- JSON error location
 
-  class DhatError extends Error {}
+  // Why a file cannot be shown. `kind` and `where` are tool-neutral (the invalid-file
+  // corpus in tests/fixtures/invalid/ records them for allocsite's Rust validator too):
+  //   kind: empty, not-json, truncated, not-object, version, missing-field, wrong-type,
+  //         bad-number, root-frame, frame-index, repeated-stack, too-large
+  //   where: the JSON path of the offending value ("pps[3].fs[1]", "te"), or "" for the file.
+  class DhatError extends Error {
+    constructor(message, kind, where) {
+      super(message);
+      this.kind = kind || "invalid";
+      this.where = where || "";
+    }
+  }
 
   // JSON.parse messages differ between engines and sometimes carry no position, so when
   // parsing fails we re-scan the text with a small validator that reports where the
   // first problem is, and whether the text simply stopped early (a truncated file).
+  // It keeps its own stack of open arrays and objects, so nesting depth costs memory,
+  // not call stack.
   function locateJsonError(text) {
     let i = 0;
     const n = text.length;
     const fail = (what) => { throw { pos: i, what }; };
     const ws = () => { while (i < n && (text[i] === " " || text[i] === "\n" || text[i] === "\r" || text[i] === "\t")) i++; };
     const expectChar = (c, what) => { if (text[i] !== c) fail(what || `expected '${c}'`); i++; };
-    function value(depth) {
-      ws();
-      if (i >= n) fail("expected a value");
-      const c = text[i];
-      if (c === "{") {
-        i++; ws();
-        if (text[i] === "}") { i++; return; }
-        for (;;) {
-          ws();
-          if (text[i] !== '"') fail("expected a double-quoted property name");
-          string(); ws();
-          expectChar(":", "expected ':' after a property name");
-          value(depth + 1); ws();
-          if (text[i] === ",") { i++; continue; }
-          expectChar("}", "expected ',' or '}' after a property value");
-          return;
-        }
-      }
-      if (c === "[") {
-        i++; ws();
-        if (text[i] === "]") { i++; return; }
-        for (;;) {
-          value(depth + 1); ws();
-          if (text[i] === ",") { i++; continue; }
-          expectChar("]", "expected ',' or ']' after an array element");
-          return;
-        }
-      }
-      if (c === '"') return string();
-      if (c === "-" || (c >= "0" && c <= "9")) {
-        const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-        if (!m) fail("malformed number");
-        i += m[0].length;
-        return;
-      }
-      for (const lit of ["true", "false", "null"]) {
-        if (text.startsWith(lit, i)) { i += lit.length; return; }
-        if (lit.startsWith(text.slice(i, n)) && n - i < lit.length) { i = n; fail("expected a value"); }
-      }
-      fail(`unexpected character ${JSON.stringify(c)}`);
-    }
     function string() {
       i++; // opening quote
       while (i < n) {
@@ -128,110 +100,284 @@
       }
       fail("unterminated string");
     }
+    // A scalar, or the openings of containers (pushed on `open`) up to the first element.
+    const open = [];
+    function value() {
+      for (;;) {
+        ws();
+        if (i >= n) fail("expected a value");
+        const c = text[i];
+        if (c === "{") {
+          i++; ws();
+          if (text[i] === "}") { i++; return; }
+          open.push("}");
+          memberName();
+          continue;
+        }
+        if (c === "[") {
+          i++; ws();
+          if (text[i] === "]") { i++; return; }
+          open.push("]");
+          continue;
+        }
+        if (c === '"') return string();
+        if (c === "-" || (c >= "0" && c <= "9")) {
+          const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+          if (!m) fail("malformed number");
+          i += m[0].length;
+          return;
+        }
+        for (const lit of ["true", "false", "null"]) {
+          if (text.startsWith(lit, i)) { i += lit.length; return; }
+          if (lit.startsWith(text.slice(i, n)) && n - i < lit.length) { i = n; fail("expected a value"); }
+        }
+        fail(`unexpected character ${JSON.stringify(c)}`);
+      }
+    }
+    // "name": (the value follows).
+    function memberName() {
+      ws();
+      if (text[i] !== '"') fail("expected a double-quoted property name");
+      string(); ws();
+      expectChar(":", "expected ':' after a property name");
+    }
     try {
-      value(0); ws();
+      value();
+      // After each value: close containers, or go on to the next element / member.
+      for (;;) {
+        if (!open.length) break;
+        ws();
+        const close = open[open.length - 1];
+        if (text[i] === ",") {
+          i++;
+          if (close === "}") memberName();
+          value();
+          continue;
+        }
+        expectChar(close, close === "}" ? "expected ',' or '}' after a property value" : "expected ',' or ']' after an array element");
+        open.pop();
+      }
+      ws();
       if (i < n) fail("unexpected text after the end of the JSON value");
       return null;
     } catch (e) {
       if (e instanceof Error) throw e;
       const before = text.slice(0, Math.min(e.pos, n));
-      const line = (before.match(/\n/g) || []).length + 1;
-      const column = e.pos - (before.lastIndexOf("\n") + 1) + 1;
+      let line = 1, last = -1;
+      for (let k = before.indexOf("\n"); k >= 0; k = before.indexOf("\n", k + 1)) { line++; last = k; }
+      const column = e.pos - (last + 1) + 1;
       return { pos: e.pos, line, column, what: e.what, truncated: e.pos >= n };
     }
   }
 
   function describeJsonError(text, engineError) {
     const loc = locateJsonError(text);
-    if (!loc) return `not JSON: ${engineError.message}`;
+    if (!loc) return { kind: "not-json", where: "", message: `not JSON: ${engineError.message}` };
     if (loc.truncated) {
-      return `the file is truncated: the JSON ends at line ${loc.line} column ${loc.column} before it is complete (${loc.what})`;
+      return { kind: "truncated", where: `${loc.line}:${loc.column}`,
+        message: `the file is truncated: the JSON ends at line ${loc.line} column ${loc.column} before it is complete (${loc.what})` };
     }
-    return `not JSON at line ${loc.line} column ${loc.column}: ${loc.what}`;
+    return { kind: "not-json", where: `${loc.line}:${loc.column}`, message: `not JSON at line ${loc.line} column ${loc.column}: ${loc.what}` };
   }
 
   // ---------------------------------------------------------------- parsing + validation
 
   const kind = (v) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`);
 
+  // Limits, from measurements in headless Chromium (viewer/README.md, "Limits"). A page
+  // cannot hold a string longer than about 512 MiB (V8's limit is 2^29 - 24 characters),
+  // so larger files are refused before they are read. Past 2,000,000 program points
+  // loading takes over 20 s and each view as long again (5,000,000 took 37 s to load and
+  // over 30 s per view; 10,000,000, 73 s): such files are refused with a message rather
+  // than left to hang the tab. Frame names longer than MAX_NAME are cut for display
+  // (a 100 MB name loads in 1.5 s).
+  const MAX_TEXT = 512 * 1024 * 1024;
+  const MAX_PPS = 2000000;
+  const MAX_NAME = 2000;
+
+  // The type every top-level field must have. Counters are checked per pp below.
+  const TOP_TYPES = {
+    mode: "string", verb: "string", bklt: "boolean", bkacc: "boolean", tu: "string", Mtu: "string",
+    cmd: "string", pid: "number", te: "number", tg: "number", tuth: "number",
+    bu: "string", bsu: "string", bksu: "string", pps: "array", ftbl: "array",
+  };
+  const typeOk = (v, t) => (t === "array" ? Array.isArray(v) : typeof v === t);
+  const aType = (t) => (t === "array" ? "an array" : t === "object" ? "an object" : `a ${t}`);
+
+  // The message for a file too large to read (`size` in bytes or characters).
+  function tooLargeMessage(size) {
+    return `the file is too large: ${fmtNum(size)} bytes, and this viewer reads at most ${fmtNum(MAX_TEXT)} (512 MiB), ` +
+      "the longest text a browser page can hold; record a shorter run or a higher sampling interval";
+  }
+
+  // A string cut to `max` characters for display, with "…" where it was cut.
+  function clip(s, max) {
+    const m = max || MAX_NAME;
+    return s.length <= m ? s : s.slice(0, m - 1) + "…";
+  }
+
+  // A number shown in an error message: short, whatever it is.
+  const shown = (v) => {
+    const s = typeof v === "string" ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v) : typeof v === "number" ? String(v) : kind(v);
+    return s;
+  };
+
   // Parses and validates DHAT text. Returns a profile object or throws DhatError with a
-  // message that names the problem. The rules follow Valgrind's dh_main.c file-format
-  // notes: the fields dh_view requires are required here too; the counters a mode does
-  // not record are optional and read as 0.
+  // message that names the problem and where it is. The rules follow Valgrind's
+  // dh_main.c file-format notes and what dh_view.html requires, plus what dh_view gets
+  // wrong: types are checked, not just presence; counters are finite and not negative;
+  // ftbl[0] is "[root]"; frame indices are 1 to ftbl.length - 1; no two program points
+  // have the same stack; t-end is above 0; bklt files have tl.
   function parseDhat(text) {
-    if (text.trim() === "") throw new DhatError("the file is empty");
+    const err = (message, k, where) => new DhatError(message, k, where);
+    if (typeof text !== "string") throw err("the file is not text", "not-json", "");
+    if (text.length > MAX_TEXT) {
+      throw err(tooLargeMessage(text.length), "too-large", "");
+    }
+    if (!/\S/.test(text)) throw err("the file is empty", "empty", "");
     let d;
     try {
       d = JSON.parse(text);
     } catch (e) {
-      throw new DhatError(describeJsonError(text, e));
+      if (e instanceof RangeError) throw err(`the file is too large or too deeply nested to parse (${e.message})`, "too-large", "");
+      let j;
+      try {
+        j = describeJsonError(text, e);
+      } catch (again) {
+        j = { kind: "not-json", where: "", message: `not JSON: ${e.message}` };
+      }
+      throw err(j.message, j.kind, j.where);
     }
     if (d === null || typeof d !== "object" || Array.isArray(d)) {
-      throw new DhatError(`not a DHAT file: the JSON top level is ${kind(d)}, expected an object`);
+      throw err(`not a DHAT file: the JSON top level is ${kind(d)}, expected an object`, "not-object", "");
     }
-    if (!("dhatFileVersion" in d)) throw new DhatError('not a DHAT file: missing field "dhatFileVersion"');
+    const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+    if (!has(d, "dhatFileVersion")) throw err('not a DHAT file: missing field "dhatFileVersion"', "missing-field", "dhatFileVersion");
     if (d.dhatFileVersion !== 2) {
-      throw new DhatError(`unsupported file version: dhatFileVersion is ${JSON.stringify(d.dhatFileVersion)}, expected 2`);
+      throw err(`unsupported file version: dhatFileVersion is ${shown(d.dhatFileVersion)}, expected 2`, "version", "dhatFileVersion");
     }
     const required = ["mode", "verb", "bklt", "bkacc", "tu", "Mtu", "cmd", "pid", "te", "pps", "ftbl"];
-    if (d.bklt) required.push("tg", "tuth");
     for (const f of required) {
-      if (!(f in d)) throw new DhatError(`missing field "${f}" at the top level`);
+      if (!has(d, f)) throw err(`missing field "${f}" at the top level`, "missing-field", f);
     }
-    if (!Array.isArray(d.pps)) throw new DhatError(`field "pps" is ${kind(d.pps)}, expected an array`);
-    if (!Array.isArray(d.ftbl)) throw new DhatError(`field "ftbl" is ${kind(d.ftbl)}, expected an array`);
-    for (const f of ["te"].concat(d.bklt ? ["tg"] : [])) {
-      if (typeof d[f] !== "number") throw new DhatError(`field "${f}" is ${kind(d[f])}, expected a number`);
+    if (typeof d.bklt !== "boolean") throw err(`field "bklt" is ${kind(d.bklt)}, expected a boolean`, "wrong-type", "bklt");
+    if (d.bklt) {
+      for (const f of ["tg", "tuth"]) if (!has(d, f)) throw err(`missing field "${f}" at the top level`, "missing-field", f);
+    }
+    for (const [f, t] of Object.entries(TOP_TYPES)) {
+      if (!has(d, f)) continue;
+      if (!typeOk(d[f], t)) throw err(`field "${f}" is ${kind(d[f])}, expected ${aType(t)}`, "wrong-type", f);
+    }
+    for (const f of ["pid", "te", "tg", "tuth"]) {
+      if (!has(d, f)) continue;
+      const v = d[f];
+      if (!Number.isFinite(v)) throw err(`field "${f}" is ${shown(v)}, too large to be a number`, "bad-number", f);
+      if (v < 0) throw err(`field "${f}" is ${shown(v)}, expected a number ≥ 0`, "bad-number", f);
+    }
+    if (d.te === 0) throw err('field "te" (t-end, the length of the run) is 0, expected a number above 0', "bad-number", "te");
+    if (has(d, "allocsite")) {
+      const x = d.allocsite;
+      if (x === null || typeof x !== "object" || Array.isArray(x)) throw err(`field "allocsite" is ${kind(x)}, expected an object`, "wrong-type", "allocsite");
+      for (const [f, t] of [["sampled", "boolean"], ["sampleBytes", "number"], ["version", "string"]]) {
+        if (has(x, f) && typeof x[f] !== t) throw err(`field "allocsite.${f}" is ${kind(x[f])}, expected ${aType(t)}`, "wrong-type", `allocsite.${f}`);
+      }
     }
     const ftbl = d.ftbl;
-    for (let i = 0; i < ftbl.length; i++) {
-      if (typeof ftbl[i] !== "string") throw new DhatError(`ftbl[${i}] is ${kind(ftbl[i])}, expected a string`);
+    if (ftbl.length === 0 || ftbl[0] !== "[root]") {
+      throw err(`ftbl[0] is ${ftbl.length ? shown(ftbl[0]) : "missing"}, expected "[root]"`, "root-frame", "ftbl[0]");
+    }
+    for (let i = 1; i < ftbl.length; i++) {
+      if (typeof ftbl[i] !== "string") throw err(`ftbl[${i}] is ${kind(ftbl[i])}, expected a string`, "wrong-type", `ftbl[${i}]`);
     }
 
     const n = d.pps.length;
+    if (n > MAX_PPS) {
+      throw err(`the file has ${fmtNum(n)} program points, and this viewer handles at most ${fmtNum(MAX_PPS)} ` +
+        "(beyond that every view takes tens of seconds); record a shorter run or a higher sampling interval", "too-large", "pps");
+    }
     const nframes = ftbl.length;
     const vals = new Float64Array(n * NF);
     const fs = new Array(n);
     const totals = new Float64Array(NF);
     const need = ["tb", "tbk", "fs"];
-    if (d.bklt) need.push("mb", "mbk", "gb", "gbk", "eb", "ebk");
+    if (d.bklt) need.push("tl", "mb", "mbk", "gb", "gbk", "eb", "ebk");
     if (d.bkacc) need.push("rb", "wb");
+    // Stacks seen so far: an open-addressing table of pp indices (+1) by a hash of their
+    // frame indices, compared exactly on a hash match.
+    let cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    const table = new Int32Array(cap), hashes = new Uint32Array(n);
     for (let p = 0; p < n; p++) {
       const pp = d.pps[p];
       if (pp === null || typeof pp !== "object" || Array.isArray(pp)) {
-        throw new DhatError(`program point pps[${p}] is ${kind(pp)}, expected an object`);
+        throw err(`program point pps[${p}] is ${kind(pp)}, expected an object`, "wrong-type", `pps[${p}]`);
       }
+      // (pp[name] is undefined exactly when the field is absent: JSON has no undefined,
+      // and no field name here is an Object.prototype property.)
       for (const f of need) {
-        if (!(f in pp)) throw new DhatError(`program point pps[${p}] is missing field "${f}"`);
+        if (pp[f] === undefined) throw err(`program point pps[${p}] is missing field "${f}"`, "missing-field", `pps[${p}].${f}`);
       }
       const base = p * NF;
       for (let k = 0; k < NF; k++) {
-        const v = pp[FIELDS[k]];
-        if (v === undefined) continue; // e.g. tl, or counters the mode does not record
+        const name = FIELDS[k];
+        const v = pp[name];
+        if (v === undefined) continue; // counters the mode does not record
         if (typeof v !== "number") {
-          throw new DhatError(`program point pps[${p}] field "${FIELDS[k]}" is ${kind(v)}, expected a number`);
+          throw err(`program point pps[${p}] field "${name}" is ${kind(v)}, expected a number`, "wrong-type", `pps[${p}].${name}`);
         }
+        if (!Number.isFinite(v)) throw err(`program point pps[${p}] field "${name}" is ${shown(v)}, too large to be a number`, "bad-number", `pps[${p}].${name}`);
+        if (v < 0) throw err(`program point pps[${p}] field "${name}" is ${shown(v)}, expected a number ≥ 0`, "bad-number", `pps[${p}].${name}`);
         vals[base + k] = v;
         totals[k] += v;
       }
       const f = pp.fs;
-      if (!Array.isArray(f)) throw new DhatError(`program point pps[${p}] field "fs" is ${kind(f)}, expected an array`);
+      if (!Array.isArray(f)) {
+        throw err(`program point pps[${p}] field "fs" is ${kind(f)}, expected an array`, "wrong-type", `pps[${p}].fs`);
+      }
+      let h = 2166136261;
       for (let j = 0; j < f.length; j++) {
         const x = f[j];
-        if (!Number.isInteger(x) || x < 0 || x >= nframes) {
-          throw new DhatError(`program point pps[${p}] has frame index ${JSON.stringify(x)} at fs[${j}], ` +
-            `but ftbl has ${nframes} entries (valid indices 0 to ${nframes - 1})`);
+        if (typeof x !== "number") {
+          throw err(`program point pps[${p}] has ${kind(x)} at fs[${j}], expected a frame index (a whole number)`, "wrong-type", `pps[${p}].fs[${j}]`);
+        }
+        if (!Number.isInteger(x) || x < 1 || x >= nframes) {
+          const why = x === 0 ? ' (ftbl[0] is "[root]", not a frame)' : "";
+          throw err(`program point pps[${p}] has frame index ${shown(x)} at fs[${j}]${why}, ` +
+            `but ftbl has ${nframes} entries (valid indices 1 to ${nframes - 1})`, "frame-index", `pps[${p}].fs[${j}]`);
+        }
+        h = Math.imul(h ^ x, 16777619) >>> 0;
+      }
+      h = Math.imul(h ^ f.length, 16777619) >>> 0;
+      hashes[p] = h;
+      for (let slot = h & (cap - 1); ; slot = (slot + 1) & (cap - 1)) {
+        const q = table[slot] - 1;
+        if (q < 0) { table[slot] = p + 1; break; }
+        if (hashes[q] !== h) continue;
+        const g = fs[q];
+        let eq = g.length === f.length;
+        for (let j = 0; eq && j < f.length; j++) eq = g[j] === f[j];
+        if (eq) {
+          throw err(`program points pps[${q}] and pps[${p}] have the same stack (fs); each program point must have its own`,
+            "repeated-stack", `pps[${p}].fs`);
         }
       }
       fs[p] = f;
     }
 
+    for (let k = 0; k < NF; k++) {
+      if (!Number.isFinite(totals[k])) {
+        throw err(`the program points' "${FIELDS[k]}" counters add up to more than a number can hold`, "bad-number", "pps");
+      }
+    }
+
+    // Strings only ever shown: cut to a length a page can lay out (the names of frames
+    // are cut where they are shown, since they are also keys).
     const meta = {};
-    for (const [k, v] of Object.entries(d)) if (k !== "pps" && k !== "ftbl") meta[k] = v;
+    for (const [k, v] of Object.entries(d)) if (k !== "pps" && k !== "ftbl") meta[k] = typeof v === "string" ? clip(v) : v;
     const units = {
-      byte: typeof d.bu === "string" ? d.bu : "byte",
-      bytes: typeof d.bsu === "string" ? d.bsu : "bytes",
-      blocks: typeof d.bksu === "string" ? d.bksu : "blocks",
+      byte: typeof d.bu === "string" ? clip(d.bu, 100) : "byte",
+      bytes: typeof d.bsu === "string" ? clip(d.bsu, 100) : "bytes",
+      blocks: typeof d.bksu === "string" ? clip(d.bksu, 100) : "blocks",
     };
     const ext = d.allocsite && typeof d.allocsite === "object" ? d.allocsite : null;
     const sampled = (ext && ext.sampled === true) || /est/i.test(units.bytes + " " + units.blocks + " " + units.byte);
@@ -309,8 +455,10 @@
   // The crate a function belongs to: the first path segment of its name, or for
   // "<Type as Trait>::f" the crate of Type (of Trait when Type is generic, a reference,
   // a primitive or a tuple). Null when the name has no path.
-  function ownerCrate(fn) {
-    let s = fn.trim();
+  function ownerCrate(fn, depth) {
+    if ((depth || 0) > 8) return null;
+    let s = fn.length > 4096 ? fn.slice(0, 4096) : fn;
+    s = s.trim();
     for (let guard = 0; guard < 8; guard++) {
       s = s.replace(/^(?:&(?:mut\s+)?|\*(?:const|mut)\s+|dyn\s+|impl\s+)+/, "");
       if (!s.startsWith("<")) {
@@ -327,7 +475,7 @@
       }
       if (end < 0) return null;
       const self = s.slice(1, as >= 0 ? as : end), trait = as >= 0 ? s.slice(as + 4, end) : "";
-      const o = ownerCrate(self);
+      const o = ownerCrate(self, (depth || 0) + 1);
       if (o) return o;
       if (trait) { s = trait; continue; }
       // An inherent method of a primitive, slice, array, str or tuple: only std has those.
@@ -340,7 +488,11 @@
   // "path" when a strong path decided, "function" or "weak" otherwise (the context pass
   // below only revisits "weak" and unresolved decisions).
   function classifyFrame(s) {
-    const { func, loc } = splitFrame(s);
+    const sp = splitFrame(s);
+    // A hostile name can be megabytes long: the start of a function name and both ends of
+    // a location are all the rules look at.
+    const func = sp.func.length > 4096 ? sp.func.slice(0, 4096) : sp.func;
+    const loc = sp.loc.length > 4096 ? sp.loc.slice(0, 2048) + sp.loc.slice(-2048) : sp.loc;
     const { file, object } = parseLocation(loc);
     const path = file.replace(/\\/g, "/");
     const fnName = func.trim();
@@ -551,7 +703,7 @@
     if (f < 0) return { callee: "", func: SITE_EMPTY, loc: "" };
     const l = parseLocation(profile.frames.loc[f]);
     const loc = l.object ? `in ${l.object}` : l.file ? (l.line ? `${l.file}:${l.line}` : l.file) : "";
-    return { callee: row.callee >= 0 ? profile.frames.func[row.callee] : "", func: profile.frames.func[f], loc };
+    return { callee: row.callee >= 0 ? clip(profile.frames.func[row.callee]) : "", func: clip(profile.frames.func[f]), loc: clip(loc, 500) };
   }
 
   // ---------------------------------------------------------------- metrics
@@ -762,10 +914,17 @@
     return tree;
   }
 
+  // A frame's parts for display, each cut to MAX_NAME characters (`long` says whether
+  // anything was cut; fullText(profile, f) has the whole text).
   function frameLabel(profile, f) {
-    if (f === FRAME_HERE) return { func: "(stack ends here)", loc: "", text: "(stack ends here)" };
+    if (f === FRAME_HERE) return { func: "(stack ends here)", loc: "", text: "(stack ends here)", long: false };
     const fr = profile.frames;
-    return { func: fr.func[f], loc: fr.loc[f], text: fr.text[f] };
+    const t = fr.text[f];
+    return { func: clip(fr.func[f]), loc: clip(fr.loc[f], 500), text: clip(t), long: t.length > MAX_NAME };
+  }
+
+  function fullText(profile, f) {
+    return f === FRAME_HERE ? "(stack ends here)" : profile.frames.text[f];
   }
 
   // ---------------------------------------------------------------- collapsing library frames
@@ -849,33 +1008,41 @@
   // ---------------------------------------------------------------- flame graph layout
 
   // Lays out an icicle chart: root on top, children below, widths by metric weight.
-  // Nodes narrower than half a pixel are not laid out (nor are their children built).
-  // Ancestors of the zoomed node are laid out full width above it, to click back up.
-  function layoutFlame(root, zoomNode, metric, width) {
+  // Nodes narrower than half a pixel are not laid out (nor are their children built),
+  // nor are rows past `maxRows` (a canvas cannot be arbitrarily tall). Ancestors of the
+  // zoomed node are laid out full width above it, to click back up. No recursion: a
+  // stack can be any depth.
+  function layoutFlame(root, zoomNode, metric, width, maxRows) {
+    const limit = maxRows || 1500;
     const rects = [];
     const zoom = zoomNode || root;
     const chain = [];
-    for (let n = zoom.parent; n; n = n.parent) chain.unshift(n);
+    for (let n = zoom.parent; n; n = n.parent) chain.push(n);
+    chain.reverse();
     let row = 0;
     for (const a of chain) {
       const k = a === root ? 1 : a.frames.length;
-      for (let i = 0; i < k; i++) rects.push({ x: 0, w: width, row: row++, node: a, frame: a === root ? null : a.frames[i], ancestor: true });
+      for (let i = 0; i < k && row < limit; i++) rects.push({ x: 0, w: width, row: row++, node: a, frame: a === root ? null : a.frames[i], ancestor: true });
     }
     const total = Math.abs(metric.weight(zoom.sums)) || 1;
     const scale = width / total;
-    function place(node, x, w, r) {
+    const todo = [[zoom, 0, width, row]];
+    while (todo.length) {
+      const [node, x, w, r] = todo.pop();
       const k = node === root ? 1 : node.frames.length;
-      for (let i = 0; i < k; i++) rects.push({ x, w, row: r + i, node, frame: node === root ? null : node.frames[i] });
+      for (let i = 0; i < k && r + i < limit; i++) rects.push({ x, w, row: r + i, node, frame: node === root ? null : node.frames[i] });
+      if (r + k >= limit) continue;
       let cx = x;
       const kids = kidsOf(node).slice().sort((a, b) => Math.abs(metric.weight(b.sums)) - Math.abs(metric.weight(a.sums)));
+      const next = [];
       for (const kid of kids) {
         const kw = Math.abs(metric.weight(kid.sums)) * scale;
-        if (kw < 0.5) break; // sorted, so the rest are smaller still
-        place(kid, cx, kw, r + k);
+        if (!(kw >= 0.5)) break; // sorted, so the rest are smaller still
+        next.push([kid, cx, kw, r + k]);
         cx += kw;
       }
+      for (let i = next.length - 1; i >= 0; i--) todo.push(next[i]);
     }
-    place(zoom, 0, width, row);
     return rects;
   }
 
@@ -969,11 +1136,15 @@
       return null;
     }
     function cursor(node) {
-      if (!node.parent) return { node: baseTree.root, off: -1 };
-      if (memo.has(node)) return memo.get(node);
-      let c = cursor(node.parent);
-      for (const f of node.frames) c = step(c, keyOf(f));
-      memo.set(node, c);
+      // Walk up to the nearest node already matched (or the root), then down again.
+      const path = [];
+      let n = node;
+      while (n.parent && !memo.has(n)) { path.push(n); n = n.parent; }
+      let c = n.parent ? memo.get(n) : { node: baseTree.root, off: -1 };
+      for (let i = path.length - 1; i >= 0; i--) {
+        for (const f of path[i].frames) c = step(c, keyOf(f));
+        memo.set(path[i], c);
+      }
       return c;
     }
     return (node) => { const c = cursor(node); return c ? c.node : null; };
@@ -982,9 +1153,9 @@
   return {
     FIELDS, NF, TB, TBK, TL, MB, MBK, GB, GBK, EB, EBK, RB, WB, FRAME_HERE,
     fmtNum, fmtPct, fmtBytes, fmtSigned,
-    DhatError, locateJsonError, describeJsonError, parseDhat, describeFrames,
+    DhatError, locateJsonError, describeJsonError, parseDhat, describeFrames, MAX_TEXT, MAX_PPS, MAX_NAME, tooLargeMessage,
     metricsFor, valueText, pctText, barFraction,
-    Node, sumPps, makeTree, mainTree, allPps, kidsOf, hasKids, sortedKids, callersTree, frameLabel,
+    Node, sumPps, makeTree, mainTree, allPps, kidsOf, hasKids, sortedKids, callersTree, frameLabel, fullText, clip,
     matchFrames, ppsMatching, layoutFlame, bottomUp, compareSites, baselineMatcher,
     significant, cellText, fmtCell, unitText, collapsedView, filtersAvailable, filterPps, TINY_BYTES,
     SITE_EMPTY, siteIndex, callSites, siteLabel,

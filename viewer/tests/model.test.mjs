@@ -203,8 +203,18 @@ test("malformed inputs each get their specific message", () => {
     [edit((d) => { delete d.cmd; }), /^missing field "cmd" at the top level$/],
     [edit((d) => { delete d.pps[1].tbk; }), /^program point pps\[1\] is missing field "tbk"$/],
     [edit((d) => { d.pps[0].tb = "10"; }), /^program point pps\[0\] field "tb" is a string, expected a number$/],
-    [edit((d) => { d.pps[3].fs = [4, 99]; }), /^program point pps\[3\] has frame index 99 at fs\[1\], but ftbl has 7 entries \(valid indices 0 to 6\)$/],
+    [edit((d) => { d.pps[3].fs = [4, 99]; }), /^program point pps\[3\] has frame index 99 at fs\[1\], but ftbl has 7 entries \(valid indices 1 to 6\)$/],
     [edit((d) => { d.ftbl[2] = 7; }), /^ftbl\[2\] is a number, expected a string$/],
+    // What dh_view accepts but should not (anchors.md §1.2), and types, not just presence.
+    [edit((d) => { d.pps.push({ ...d.pps[1] }); }), /^program points pps\[1\] and pps\[5\] have the same stack \(fs\); each program point must have its own$/],
+    [edit((d) => { d.pps[0].fs = [0, 6]; }), /^program point pps\[0\] has frame index 0 at fs\[0\] \(ftbl\[0\] is "\[root\]", not a frame\)/],
+    [edit((d) => { d.ftbl[0] = "main"; }), /^ftbl\[0\] is "main", expected "\[root\]"$/],
+    [edit((d) => { d.te = 0; }), /^field "te" \(t-end, the length of the run\) is 0, expected a number above 0$/],
+    [edit((d) => { d.cmd = { toString: 1 }; }), /^field "cmd" is an object, expected a string$/],
+    [edit((d) => { d.bklt = "yes"; }), /^field "bklt" is a string, expected a boolean$/],
+    [edit((d) => { d.pps[2].tb = -3; }), /^program point pps\[2\] field "tb" is -3, expected a number ≥ 0$/],
+    [edit((d) => { delete d.pps[0].tl; }), /^program point pps\[0\] is missing field "tl"$/],
+    [good.replace('"tb": 1000', '"tb": 1e999'), /^program point pps\[0\] field "tb" is Infinity, too large to be a number$/],
   ];
   for (const [text, want] of cases) {
     assert.throws(() => M.parseDhat(text), (e) => e instanceof M.DhatError && want.test(e.message), String(want));
@@ -415,4 +425,77 @@ test("dh_view's filters: short-lived, tiny, still live at the end", () => {
   const c = load("valgrind-copy.json");
   assert.deepEqual(M.filtersAvailable(c), { short: false, tiny: true, live: false });
   assert.equal(M.filterPps(c, M.allPps(c), { short: true, live: true }).length, c.n);
+});
+
+// ------------------------------------------------------------------ hostile files
+
+describe("the invalid-file corpus (tests/fixtures/invalid, shared with the Rust validator)", () => {
+  const dir = fixture("invalid");
+  const expected = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8"));
+  const accepted = JSON.parse(fs.readFileSync(path.join(dir, "accepted.json"), "utf8"));
+  test("every file listed, every listed file there", () => {
+    const listed = new Set([...expected.map((e) => e.file), ...accepted.map((e) => e.file)]);
+    const present = [...fs.readdirSync(dir).filter((f) => f.endsWith(".json") && !["expected.json", "accepted.json"].includes(f)),
+      ...fs.readdirSync(path.join(dir, "accepted")).map((f) => `accepted/${f}`)];
+    assert.deepEqual(present.sort(), [...listed].sort());
+    assert.ok(expected.length >= 100);
+    const kinds = new Set(expected.map((e) => e.kind));
+    for (const k of ["not-json", "truncated", "not-object", "version", "missing-field", "wrong-type", "bad-number", "root-frame", "frame-index", "repeated-stack"]) {
+      assert.ok(kinds.has(k), k);
+    }
+  });
+  test("the viewer rejects each invalid file with the recorded kind, place and message", () => {
+    for (const e of expected) {
+      const text = fs.readFileSync(path.join(dir, e.file), "utf8");
+      assert.throws(() => M.parseDhat(text), (err) => {
+        assert.ok(err instanceof M.DhatError, e.file);
+        assert.deepEqual({ kind: err.kind, where: err.where, message: err.message }, { kind: e.kind, where: e.where, message: e.message }, e.file);
+        return true;
+      });
+    }
+  });
+  test("the viewer accepts each accepted file", () => {
+    for (const a of accepted) M.parseDhat(fs.readFileSync(path.join(dir, a.file), "utf8"));
+  });
+});
+
+describe("no mutation of a real file escapes as anything but a DhatError, and valid ones compute", async () => {
+  const { mutations, SOURCES, load: loadSource } = await import("./mutations.mjs");
+  for (const src of SOURCES) {
+    test(src, () => {
+      for (const m of mutations(src, loadSource(src))) {
+        const text = m.text ?? new TextDecoder().decode(m.bytes);
+        let p;
+        try { p = M.parseDhat(text); } catch (e) { assert.ok(e instanceof M.DhatError, `${m.id}: ${e.stack}`); continue; }
+        const pps = M.allPps(p), met = M.metricsFor(p), v = M.collapsedView(p);
+        M.callSites(p, pps);
+        const tree = M.mainTree(v, pps, "callers", "x");
+        for (const metric of met) { M.sortedKids(tree.root, metric, 0.01); M.layoutFlame(tree.root, null, metric, 800); }
+        M.bottomUp(v, pps, "func");
+        M.compareSites(p, p, met[0]);
+      }
+    });
+  }
+});
+
+test("limits: long names are cut for display, deep JSON and huge inputs say so", () => {
+  const d = JSON.parse(fs.readFileSync(fixture("valgrind-heap.json"), "utf8"));
+  d.ftbl[2] = `0x109271: ${"x".repeat(3_000_000)} (dhat-sample.c:9)`;
+  const p = M.parseDhat(JSON.stringify(d));
+  const l = M.frameLabel(p, 2);
+  assert.equal(l.long, true);
+  assert.equal(l.text.length, M.MAX_NAME);
+  assert.ok(l.text.endsWith("…"));
+  assert.equal(M.fullText(p, 2).length, 3_000_000 + " (dhat-sample.c:9)".length);
+  const site = M.callSites(p, M.allPps(p)).find((r) => r.site.frame === 2);
+  assert.ok(M.siteLabel(p, site).func.length <= M.MAX_NAME);
+  assert.throws(() => M.parseDhat("[".repeat(300000)), (e) => e.kind === "truncated");
+  assert.throws(() => M.parseDhat('{"a":'.repeat(300000)), (e) => e.kind === "truncated");
+  assert.throws(() => M.parseDhat(42), (e) => e instanceof M.DhatError);
+  assert.match(M.tooLargeMessage(600 * 2 ** 20), /^the file is too large: 629,145,600 bytes, and this viewer reads at most 536,870,912 \(512 MiB\)/);
+  // More program points than the viewer handles: refused before any is looked at.
+  const header = JSON.stringify({ ...d, pps: [] }).replace('"pps":[]', '"pps":[PPS]');
+  const pps = '{"tb":1,"tbk":1,"fs":[]},'.repeat(M.MAX_PPS) + '{"tb":1,"tbk":1,"fs":[]}';
+  assert.throws(() => M.parseDhat(header.replace("PPS", pps)), (e) => e.kind === "too-large" && e.where === "pps" &&
+    /^the file has 2,000,001 program points, and this viewer handles at most 2,000,000/.test(e.message));
 });

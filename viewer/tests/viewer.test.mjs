@@ -433,8 +433,12 @@ function scaledCopy(name, factor, outName) {
 test("comparison by call site: a copy ×2 grew everywhere, with a diff flame graph", async () => {
   const page = await newPage(browser);
   const double = scaledCopy("dhat-crate-heap.json", 2, "double.json");
+  const single = scaledCopy("dhat-crate-heap.json", 1, "dhat-crate-heap.json");
+  // Fixed file times, so the screenshot is the same on every run.
+  fs.utimesSync(single, new Date(2026, 10, 20, 9, 30), new Date(2026, 10, 20, 9, 30));
+  fs.utimesSync(double, new Date(2026, 10, 21, 9, 30), new Date(2026, 10, 21, 9, 30));
   await openInViewer(page, double);
-  await page.setInputFiles("#baseline-input", fixture("dhat-crate-heap.json"));
+  await page.setInputFiles("#baseline-input", single);
   await page.waitForSelector("#cmp-summary");
   const counts = await page.$$eval("#cmp-summary li[data-count]", (es) => es.map((e) => Number(e.dataset.count)));
   assert.deepEqual(counts, [3, 0, 0, 0]);
@@ -561,7 +565,7 @@ test("malformed inputs each get their specific message", async () => {
     ["no-tbk.json", edit((d) => { delete d.pps[1].tbk; }), /: program point pps\[1\] is missing field "tbk"\.$/],
     ["no-gb.json", edit((d) => { delete d.pps[2].gb; }), /: program point pps\[2\] is missing field "gb"\.$/],
     ["tb-string.json", edit((d) => { d.pps[0].tb = "10"; }), /: program point pps\[0\] field "tb" is a string, expected a number\.$/],
-    ["bad-frame.json", edit((d) => { d.pps[3].fs = [4, 99]; }), /: program point pps\[3\] has frame index 99 at fs\[1\], but ftbl has 7 entries \(valid indices 0 to 6\)\.$/],
+    ["bad-frame.json", edit((d) => { d.pps[3].fs = [4, 99]; }), /: program point pps\[3\] has frame index 99 at fs\[1\], but ftbl has 7 entries \(valid indices 1 to 6\)\.$/],
     ["neg-frame.json", edit((d) => { d.pps[0].fs = [-1]; }), /: program point pps\[0\] has frame index -1 at fs\[0\]/],
     ["ftbl-number.json", edit((d) => { d.ftbl[2] = 7; }), /: ftbl\[2\] is a number, expected a string\.$/],
   ];
