@@ -93,14 +93,32 @@
     } catch (e) {
       if (!(e instanceof DhatError)) throw e;
       const which = role === "baseline" ? "baseline file" : "file";
-      showMessage(`Could not load ${which} "${name || "embedded data"}": ${e.message}.`, "error");
+      showMessage(`Could not load ${which} "${M.clip(name || "embedded data", 300)}": ${e.message}.`, "error");
       setStatus("error");
       return false;
     }
     // A report written by the profiler has no file name: its command names it.
-    profile.name = name || (typeof profile.meta.cmd === "string" && profile.meta.cmd.trim()) || "embedded data";
+    profile.name = M.clip(name || profile.meta.cmd.trim() || "embedded data", 300);
     profile.source = source || {};
     showMessage("");
+    try {
+      show(profile, role);
+    } catch (e) {
+      // A file the parser accepted must display; if a view fails anyway, say so rather
+      // than leave the page half drawn (and keep the error for the console and tests).
+      console.error(e);
+      document.body.dataset.renderError = String(e && e.message);
+      showMessage(`Could not show ${role === "baseline" ? "baseline file" : "file"} "${profile.name}": ${e && e.message}.`, "error");
+      setStatus("error");
+      return false;
+    }
+    const ms = performance.now() - t0;
+    document.body.dataset.loadMs = ms.toFixed(1);
+    setStatus("loaded");
+    return true;
+  }
+
+  function show(profile, role) {
     if (role === "baseline") {
       state.baseline = profile;
       if (state.current) renderAll();
@@ -124,18 +142,20 @@
       fillMetricSelect();
       renderAll();
     }
-    const ms = performance.now() - t0;
-    document.body.dataset.loadMs = ms.toFixed(1);
-    setStatus("loaded");
-    return true;
   }
 
   function loadFile(file, role) {
-    showMessage(`Loading "${file.name}"…`, "info");
+    if (file.size > M.MAX_TEXT) {
+      // Reading it would fail (or take the tab down): say so before trying.
+      showMessage(`Could not load ${role === "baseline" ? "baseline file" : "file"} "${M.clip(file.name, 300)}": ${M.tooLargeMessage(file.size)}.`, "error");
+      setStatus("error");
+      return;
+    }
+    showMessage(`Loading "${M.clip(file.name, 300)}"…`, "info");
     setStatus("loading");
     file.text().then(
       (text) => loadText(text, file.name, role, { modified: file.lastModified }),
-      (err) => { showMessage(`Could not read "${file.name}": ${err}`, "error"); setStatus("error"); });
+      (err) => { showMessage(`Could not read "${M.clip(file.name, 300)}": ${err}`, "error"); setStatus("error"); });
   }
 
   function loadEmbedded() {
@@ -213,11 +233,24 @@
   function renderTab(id) {
     if (!state.current || !state.dirty || !state.dirty[id]) return;
     state.dirty[id] = false;
-    if (id === "panel-sites") renderSites();
-    else if (id === "panel-tree") renderTree();
-    else if (id === "panel-flame") renderFlame();
-    else if (id === "panel-bottomup") renderBottomUp();
-    else if (id === "panel-compare") renderCompare();
+    guarded(() => {
+      if (id === "panel-sites") renderSites();
+      else if (id === "panel-tree") renderTree();
+      else if (id === "panel-flame") renderFlame();
+      else if (id === "panel-bottomup") renderBottomUp();
+      else if (id === "panel-compare") renderCompare();
+    });
+  }
+
+  // Runs a redraw; a failure is shown on the page instead of escaping as an uncaught error.
+  function guarded(draw) {
+    try {
+      draw();
+    } catch (e) {
+      console.error(e);
+      document.body.dataset.renderError = String(e && e.message);
+      showMessage(`Could not draw this view: ${e && e.message}.`, "error");
+    }
   }
 
   const minShare = () => state.thresholdPct / 100;
@@ -244,7 +277,7 @@
     }
     summaryItem(dl, "Run time (t-end)", `${fmtNum(m.te)} ${m.tu}`, "end-time", m.te);
     summaryItem(dl, "Time units", `tu = ${m.tu}, Mtu = ${m.Mtu}` + (m.bklt ? `; short-lived below ${fmtNum(m.tuth)} ${m.tu}` : ""), "time-units");
-    summaryItem(dl, "Command", String(m.cmd), "command");
+    summaryItem(dl, "Command", m.cmd, "command");
     summaryItem(dl, "Mode", `${m.mode} (pid ${m.pid}; ${fmtNum(p.n)} program points, ${fmtNum(p.frames.text.length)} frames)`, "mode");
     let est = "no: exact counts";
     if (p.sampled) {
@@ -420,11 +453,13 @@
         more.addEventListener("click", (e) => {
           e.stopPropagation();
           more.remove();
-          for (let i = 1; i < node.frames.length; i++) {
+          const chain = el("div", {});
+          appendRows(chain, node.frames.slice(1), (f) => {
             const line = el("div", { class: "chain" });
-            appendFrameText(line, profile, node.frames[i]);
-            label.appendChild(line);
-          }
+            appendFrameText(line, profile, f);
+            return line;
+          });
+          label.appendChild(chain);
         });
         label.appendChild(more);
       }
@@ -475,7 +510,7 @@
     if (l.loc) parent.appendChild(el("span", { class: "loc", text: ` (${l.loc})` }));
     const tag = classTag(profile, f);
     if (tag) parent.appendChild(tag);
-    parent.title = profile.frames.raw[f] || l.text;
+    parent.title = l.long ? l.text + " (name cut; select the row for the whole of it)" : l.text;
   }
 
   function fillKids(node, box) {
@@ -567,20 +602,35 @@
       return;
     }
     // The path from the tree root to this node, in tree order.
-    const path = [];
-    for (let n = sel; n && n.parent; n = n.parent) path.unshift(...n.frames);
+    const parts = [];
+    for (let n = sel; n && n.parent; n = n.parent) parts.push(n.frames);
+    const path = [].concat(...parts.reverse());
     if (path.length) box.appendChild(stackList(p, path, sel.tree.dir === 1 ? "Frames (allocation site first)" : "Frames (outermost first)"));
   }
 
+  // A stack as a numbered list (the first MAX_ROWS frames, then "show more"). A name cut
+  // for display gets a button that shows the whole of it, up to FULL_MAX characters.
+  const FULL_MAX = 1000000;
   function stackList(p, frames, title) {
     const wrap = el("div", { class: "stack-box" }, el("h3", { text: title }));
     const ol = el("ol", { class: "stack" });
-    for (const f of frames) {
-      const li = el("li", { text: frameLabel(p, f).text });
+    appendRows(ol, frames, (f) => {
+      const l = frameLabel(p, f);
+      const li = el("li", {}, el("span", { class: "frame-text", text: l.text }));
       const tag = classTag(p, f);
       if (tag) li.appendChild(tag);
-      ol.appendChild(li);
-    }
+      if (l.long) {
+        const full = M.fullText(p, f);
+        const b = el("button", { class: "more", type: "button", text: `show all ${fmtNum(full.length)} characters` });
+        b.addEventListener("click", () => {
+          const shownText = full.length > FULL_MAX ? full.slice(0, FULL_MAX) : full;
+          li.replaceChild(el("pre", { class: "full-name", text: shownText }), li.firstChild);
+          b.replaceWith(el("span", { class: "hint", text: full.length > FULL_MAX ? ` (the first ${fmtNum(FULL_MAX)} of ${fmtNum(full.length)} characters)` : "" }));
+        });
+        li.appendChild(b);
+      }
+      return li;
+    }, 0, (b) => el("li", { class: "more-li" }, b));
     wrap.appendChild(ol);
     return wrap;
   }
@@ -636,13 +686,16 @@
     }
   }
 
+  // Canvases stop drawing past 32,767 pixels: deeper stacks are cut there.
+  const maxFlameRows = () => Math.max(10, Math.floor(32000 / (ROW_H * (window.devicePixelRatio || 1))));
+
   const rectLabel = (p, r) => (r.frame === null ? r.node.label || "all" : frameLabel(p, r.frame).func);
 
   function renderFlame() {
     if (!state.current) return;
     const canvas = $("flame"), wrap = $("flame-wrap");
     const width = Math.max(300, wrap.clientWidth || 900);
-    const rects = M.layoutFlame(state.trees.main.root, state.flameZoom, state.metric, width);
+    const rects = M.layoutFlame(state.trees.main.root, state.flameZoom, state.metric, width, maxFlameRows());
     state.flameRects = rects;
     const p = state.current;
     drawFlame(canvas, rects, width, (r) => flameColor(p, r.frame, r.ancestor), (r) => rectLabel(p, r));
@@ -727,7 +780,7 @@
     const row = el("div", { class: "row" });
     const toggle = el("button", { class: "toggle", type: "button", "aria-label": "show callers", text: "▶" });
     row.append(toggle, ...metricCells(metric, r.self, { bar: false }), ...metricCells(metric, r.total, { bar: false }));
-    const name = el("span", { class: "frames" }, el("span", { class: "fn", text: r.name }));
+    const name = el("span", { class: "frames" }, el("span", { class: "fn", title: M.clip(r.name, 10000), text: M.clip(r.name) }));
     if (state.match && r.name.toLowerCase().includes(state.search.trim().toLowerCase())) { wrap.classList.add("match"); name.firstChild.classList.add("hit"); }
     row.appendChild(name);
     wrap.appendChild(row);
@@ -849,7 +902,7 @@
     }
     const metric = state.metric;
     const width = Math.max(300, wrap.clientWidth || 900);
-    d.rects = M.layoutFlame(d.curTree.root, d.zoom, metric, width);
+    d.rects = M.layoutFlame(d.curTree.root, d.zoom, metric, width, maxFlameRows());
     const color = (r) => {
       const bn = d.matcher(r.node);
       const after = metric.value(r.node.sums), before = bn ? metric.value(bn.sums) : 0;
@@ -904,22 +957,22 @@
     $("metric").addEventListener("change", (e) => {
       state.metric = state.metrics.find((m) => m.id === e.target.value) || state.metrics[0];
       state.sitesSort = { col: state.metric.id, dir: -1 };
-      renderViews();
+      guarded(renderViews);
     });
-    $("order").addEventListener("change", (e) => { state.order = e.target.value; renderAll(); });
-    $("threshold").addEventListener("change", (e) => { state.thresholdPct = Number(e.target.value); renderViews(); });
+    $("order").addEventListener("change", (e) => { state.order = e.target.value; guarded(renderAll); });
+    $("threshold").addEventListener("change", (e) => { state.thresholdPct = Number(e.target.value); guarded(renderViews); });
     let searchTimer = 0;
     $("search").addEventListener("input", (e) => {
       clearTimeout(searchTimer);
-      searchTimer = setTimeout(() => { state.search = e.target.value; renderAll(); }, 150);
+      searchTimer = setTimeout(() => { state.search = e.target.value; guarded(renderAll); }, 150);
     });
-    $("search-filter").addEventListener("change", (e) => { state.filter = e.target.checked; renderAll(); });
-    $("collapse").addEventListener("change", (e) => { state.collapse = e.target.checked; renderAll(); });
+    $("search-filter").addEventListener("change", (e) => { state.filter = e.target.checked; guarded(renderAll); });
+    $("collapse").addEventListener("change", (e) => { state.collapse = e.target.checked; guarded(renderAll); });
     for (const [k, id] of [["short", "f-short"], ["tiny", "f-tiny"], ["live", "f-live"]]) {
-      $(id).addEventListener("change", (e) => { state.filters[k] = e.target.checked; renderAll(); });
+      $(id).addEventListener("change", (e) => { state.filters[k] = e.target.checked; guarded(renderAll); });
     }
-    $("bu-group").addEventListener("change", renderBottomUp);
-    $("bu-sort").addEventListener("change", renderBottomUp);
+    $("bu-group").addEventListener("change", () => guarded(renderBottomUp));
+    $("bu-sort").addEventListener("change", () => guarded(renderBottomUp));
     for (const b of document.querySelectorAll("#tabs [role=tab]")) b.addEventListener("click", () => showTab(b.dataset.panel));
     setupFlame();
 
@@ -948,6 +1001,7 @@
     model: M,
     parse: parseDhat,
     loadText: (text, name, role) => loadText(text, name || "text", role || "current"),
+    loadFile: (file, role) => loadFile(file, role || "current"),
     flameRects: () => state.flameRects.map((r) => ({
       x: r.x, y: r.row * ROW_H, w: r.w, h: ROW_H,
       label: r.frame === null ? r.node.label || "all" : frameLabel(state.current, r.frame).func, ancestor: !!r.ancestor,

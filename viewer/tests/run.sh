@@ -29,4 +29,4 @@ fi
 cargo build --quiet --manifest-path "${DHAT_TO_HTML_MANIFEST:-$viewer/../Cargo.toml}" --example dhat_to_html
 
 # Files run one at a time: the machine may be small, and the timing test wants the CPU.
-node --test --test-concurrency=1 tests/viewer.test.mjs tests/dh_view.test.mjs tests/perf.test.mjs
+node --test --test-concurrency=1 tests/viewer.test.mjs tests/dh_view.test.mjs tests/hostile.test.mjs tests/perf.test.mjs
