@@ -662,6 +662,23 @@ describe("self-contained HTML report (cargo run --example dhat_to_html)", () => 
     await page.context().close();
   });
 
+  test("a report without a file name (as the profiler writes it) is titled by its command", async () => {
+    const out = path.join(dir, "named.html");
+    await runDhatToHtml([fixture("allocsite-heap.json"), out]);
+    const page0 = fs.readFileSync(out, "utf8");
+    const unnamed = path.join(dir, "unnamed.html");
+    fs.writeFileSync(unnamed, page0.replace(/ data-name="[^"]*"/, ""));
+    const page = await newPage(browser);
+    await page.goto(pathToFileURL(unnamed).href);
+    await page.waitForFunction(() => document.body.dataset.status === "loaded");
+    assert.equal(await page.textContent("#file-name"), "target/release/examples/profile --size 3");
+    assert.equal(await page.title(), "allocsite viewer - target/release/examples/profile --size 3");
+    assertNoPageErrors(page);
+    await page.context().close();
+    fs.rmSync(unnamed);
+    fs.rmSync(out);
+  });
+
   test("hostile frame names in an embedded report run nothing", async () => {
     const out = path.join(dir, "xss.html");
     await runDhatToHtml([fixture("xss.json"), out]);
