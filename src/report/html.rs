@@ -2,8 +2,8 @@
 //! the DHAT JSON inlined, so one `.html` file opens from disk with no other file and no
 //! network.
 //!
-//! The page is `viewer/index.html` with `viewer.css` and `viewer.js` inlined in place of
-//! their `<link>`/`<script src>` tags, and the profile placed at the
+//! The page is `viewer/index.html` with `viewer.css`, `model.js` and `viewer.js` inlined in
+//! place of their `<link>`/`<script src>` tags, and the profile placed at the
 //! `<!-- allocsite:data -->` marker as
 //! `<script type="application/json" id="allocsite-data">…</script>`. Inside that element
 //! every `<` of the JSON is written as `\u003c` (the same string to a JSON parser), so the
@@ -21,10 +21,21 @@ use super::write::write_atomically;
 
 const INDEX_HTML: &str = include_str!("../../viewer/index.html");
 const VIEWER_CSS: &str = include_str!("../../viewer/viewer.css");
-const VIEWER_JS: &str = include_str!("../../viewer/viewer.js");
+
+/// The viewer's scripts, in the order `index.html` loads them: each `<script src>` tag
+/// and the file inlined in its place.
+const SCRIPTS: &[(&str, &str)] = &[
+    (
+        r#"<script src="model.js"></script>"#,
+        include_str!("../../viewer/model.js"),
+    ),
+    (
+        r#"<script src="viewer.js"></script>"#,
+        include_str!("../../viewer/viewer.js"),
+    ),
+];
 
 const CSS_LINK: &str = r#"<link rel="stylesheet" href="viewer.css">"#;
-const JS_TAG: &str = r#"<script src="viewer.js"></script>"#;
 const DATA_MARKER: &str = "<!-- allocsite:data -->";
 
 /// Element ids the viewer reads on startup.
@@ -249,8 +260,7 @@ impl std::error::Error for HtmlReportError {
 /// shown in the page, JSON text).
 fn write_page<W: Write>(data: &[(&str, Option<&str>, &str)], mut out: W) -> io::Result<()> {
     let (head, rest) = split_once_checked(INDEX_HTML, CSS_LINK)?;
-    let (middle, rest) = split_once_checked(rest, DATA_MARKER)?;
-    let (between, tail) = split_once_checked(rest, JS_TAG)?;
+    let (middle, mut rest) = split_once_checked(rest, DATA_MARKER)?;
 
     out.write_all(head.as_bytes())?;
     out.write_all(b"<style>\n")?;
@@ -266,11 +276,15 @@ fn write_page<W: Write>(data: &[(&str, Option<&str>, &str)], mut out: W) -> io::
         write_escaped_json(json, &mut out)?;
         out.write_all(b"</script>\n")?;
     }
-    out.write_all(between.as_bytes())?;
-    out.write_all(b"<script>\n")?;
-    out.write_all(VIEWER_JS.as_bytes())?;
-    out.write_all(b"</script>")?;
-    out.write_all(tail.as_bytes())?;
+    for (tag, script) in SCRIPTS {
+        let (between, tail) = split_once_checked(rest, tag)?;
+        out.write_all(between.as_bytes())?;
+        out.write_all(b"<script>\n")?;
+        out.write_all(script.as_bytes())?;
+        out.write_all(b"</script>")?;
+        rest = tail;
+    }
+    out.write_all(rest.as_bytes())?;
     out.flush()
 }
 
@@ -371,8 +385,10 @@ mod tests {
 
     #[test]
     fn inlined_assets_cannot_end_their_elements() {
-        assert!(!VIEWER_JS.to_ascii_lowercase().contains("</script"));
-        assert!(!VIEWER_JS.contains("<!--"));
+        for (_, script) in SCRIPTS {
+            assert!(!script.to_ascii_lowercase().contains("</script"));
+            assert!(!script.contains("<!--"));
+        }
         assert!(!VIEWER_CSS.to_ascii_lowercase().contains("</style"));
     }
 
@@ -387,9 +403,12 @@ mod tests {
         assert!(p.contains("<style>") && p.contains("allocsite-data"));
         assert_eq!(
             p.matches("<script").count(),
-            2,
-            "one data element and one inline script"
+            1 + SCRIPTS.len(),
+            "one data element and the inline scripts"
         );
+        for (tag, _) in SCRIPTS {
+            assert!(!p.contains(tag), "{tag} is not inlined");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the viewer's browser tests in headless Chromium (Debian's /usr/bin/chromium,
-# driven by playwright-core; nothing is downloaded but the npm package).
+# Runs the viewer's tests: first the model's unit tests in plain Node (no browser), then
+# the browser tests in headless Chromium (Debian's /usr/bin/chromium, driven by
+# playwright-core; nothing is downloaded but the npm package).
 #
 #   bash viewer/tests/run.sh                      # all tests
 #   ALLOCSITE_EXTRA_DHAT_FILES=a.json:b.json bash viewer/tests/run.sh   # also check these files
@@ -12,6 +13,9 @@
 set -euo pipefail
 viewer="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$viewer"
+
+# The model alone, in Node: fast, and needs neither Chromium nor cargo.
+node --test tests/model.test.mjs
 
 if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund
@@ -25,4 +29,4 @@ fi
 cargo build --quiet --manifest-path "${DHAT_TO_HTML_MANIFEST:-$viewer/../Cargo.toml}" --example dhat_to_html
 
 # Files run one at a time: the machine may be small, and the timing test wants the CPU.
-node --test --test-concurrency=1 tests/viewer.test.mjs tests/dh_view.test.mjs tests/perf.test.mjs
+node --test --test-concurrency=1 tests/viewer.test.mjs tests/dh_view.test.mjs tests/hostile.test.mjs tests/perf.test.mjs

@@ -30,7 +30,7 @@ const assertNoPageErrors = (page) => assert.deepEqual(page.pageErrors.map(String
 // ------------------------------------------------------------------ every file loads
 
 const ALL_FIXTURES = [
-  "allocsite-heap.json", "dhat-crate-heap.json", "dhat-crate-ad-hoc.json",
+  "allocsite-heap.json", "allocsite-profile.json", "allocsite-budget-serde.json", "dhat-crate-heap.json", "dhat-crate-ad-hoc.json",
   "valgrind-heap.json", "valgrind-copy.json", "valgrind-ad-hoc.json",
   "compare-before.json", "compare-after.json", "xss.json",
 ];
@@ -49,7 +49,13 @@ describe("each DHAT file loads and the displayed totals equal the file's", () =>
       assert.ok((await page.textContent("#total-bytes")).startsWith(fmt(want.bytes) + " "));
       assert.ok((await page.textContent("#total-blocks")).startsWith(fmt(want.blocks) + " "));
       if (want.data.bklt) assert.equal(Number(await page.getAttribute("#peak-bytes", "data-value")), want.gb);
+      // It opens on the top call sites, which add up to the file's total.
+      assert.equal(await page.getAttribute("#tab-sites", "aria-selected"), "true");
+      assert.ok(await page.isVisible("#sites-table tbody tr"));
+      const siteBytes = await page.$$eval('#sites-table tbody td[data-metric="tb"]', (es) => es.map((e) => Number(e.title.replace(/,/g, "").split(" ")[0])));
+      assert.equal(siteBytes.reduce((a, b) => a + b, 0), want.bytes);
       // The tree's root row shows the same total, and there is at least one site under it.
+      await page.click("#tab-tree");
       assert.ok((await page.textContent(`${ROOT} > .row .val`)).startsWith(fmt(want.bytes)));
       assert.ok((await kidNames(page, ROOT)).length >= 1);
       assert.equal(await page.textContent("#command"), want.data.cmd);
@@ -81,11 +87,146 @@ test("header shows sampling, units, peak and time units", async () => {
   await page.context().close();
 });
 
+// ------------------------------------------------------------------ top call sites
+
+const siteTexts = (page) => page.$$eval("#sites-table tbody tr.site-row td.site", (es) => es.map((e) => e.textContent));
+
+describe("it opens on the top call sites: the program's own line, no click needed", () => {
+  const cases = [
+    ["dhat-crate-heap.json", "core::iter::traits::iterator::Iterator::collect ← dhatfix::make_vec (dhatfix/src/main.rs:7)"],
+    ["allocsite-budget-serde.json", "serde_json::de::from_str ← budgetfix::parse_value (src/lib.rs:19)"],
+    ["valgrind-heap.json", "malloc ← make_buffer (dhat-sample.c:9)"],
+    ["allocsite-heap.json", "alloc::raw_vec::RawVec<T,A>::with_capacity_in ← profile::build_index (examples/profile.rs:22)"],
+    ["dhat-crate-ad-hoc.json", "dhat::ad_hoc_event ← dhatfix::ad_hoc_work (dhatfix/src/main.rs:13)"],
+  ];
+  for (const [name, want] of cases) {
+    test(name, async () => {
+      const page = await newPage(browser);
+      await openInViewer(page, fixture(name));
+      assert.equal(await page.isVisible("#panel-sites"), true);
+      assert.equal((await siteTexts(page))[0], want);
+      assert.equal(await page.getAttribute("#sites-table tbody tr.site-row", "data-class"), "user");
+      if (name === "allocsite-budget-serde.json") {
+        await page.click("#sites-table tbody tr.site-row");
+        await page.screenshot({ path: path.join(screenshotsDir, "call-sites.png") });
+      }
+      assertNoPageErrors(page);
+      await page.context().close();
+    });
+  }
+  test("real allocsite profiles: the top site is in the user's code", async () => {
+    const page = await newPage(browser);
+    for (const file of dhatFilesUnderTest(["allocsite-profile.json"])) {
+      await openInViewer(page, file);
+      assert.equal(await page.getAttribute("#sites-table tbody tr.site-row", "data-class"), "user", file);
+    }
+    assertNoPageErrors(page);
+    await page.context().close();
+  });
+});
+
+test("call sites: sortable by every metric both ways, by mouse and keyboard; details", async () => {
+  const page = await newPage(browser);
+  await openInViewer(page, fixture("valgrind-heap.json"));
+  const cells = (id) => page.$$eval(`#sites-table tbody td[data-metric="${id}"]`, (es) => es.map((e) => e.textContent));
+  const sortOf = (id) => page.getAttribute(`#sites-table th:has(button[data-sort="${id}"])`, "aria-sort");
+  assert.equal(await sortOf("tb"), "descending");
+  assert.deepEqual(await cells("tb"), ["4,416 (4.31 KiB)", "256"]);
+  for (const id of ["tb", "tbk", "mb", "gb", "eb", "lt", "rb", "wb"]) {
+    await page.click(`#sites-table th button[data-sort="${id}"]`);
+    const first = await cells(id);
+    const nums = first.map((t) => Number(t.split(" ")[0].replace(/,/g, "")));
+    const was = await sortOf(id);
+    assert.ok(was === "descending" || was === "ascending", id);
+    const ordered = was === "descending" ? nums[0] >= nums[1] : nums[0] <= nums[1];
+    assert.ok(ordered, `${id} ${was}: ${first}`);
+    // The other direction, from the keyboard.
+    await page.focus(`#sites-table th button[data-sort="${id}"]`);
+    await page.keyboard.press("Enter");
+    const again = (await cells(id)).map((t) => Number(t.split(" ")[0].replace(/,/g, "")));
+    assert.equal(await sortOf(id), was === "descending" ? "ascending" : "descending", id);
+    assert.deepEqual(again, nums.slice().reverse(), id);
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.sort), id, "focus stays on the header");
+  }
+  // The metric selector sorts by its metric.
+  await page.selectOption("#metric", "gb");
+  assert.equal(await sortOf("gb"), "descending");
+  // A row opens its details, from the keyboard too.
+  await page.focus("#sites-table tbody tr.site-row");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.isVisible("#details"), true);
+  assert.match(await page.textContent("#details"), /Selected call site/);
+  assert.match(await page.textContent("#details .stack"), /^malloc \(in \/usr\/libexec\/valgrind\/vgpreload_dhat-amd64-linux\.so\)systemmake_buffer \(dhat-sample\.c:9\)main \(dhat-sample\.c:36\)$/);
+  assertNoPageErrors(page);
+  await page.context().close();
+});
+
+test("library frames collapse in the tree, flame graph and bottom-up (on by default for Rust files)", async () => {
+  const page = await newPage(browser);
+  await openInViewer(page, fixture("dhat-crate-heap.json"));
+  assert.equal(await page.isChecked("#collapse"), true);
+  await page.click("#tab-tree");
+  assert.deepEqual(await kidNames(page, ROOT), ["core::iter::traits::iterator::Iterator::collect", "alloc::fmt::format"]);
+  assert.deepEqual(await page.$$eval(`${ROOT} > .kids > .node > .row .tag`, (es) => es.map((e) => e.textContent)), ["std", "std"]);
+  const first = `${ROOT} > .kids > .node:nth-child(1)`;
+  await page.click(`${first} > .row .toggle`);
+  assert.deepEqual(await kidNames(page, first), ["dhatfix::make_vec", "dhatfix::make_strings"]);
+  await page.click("#tab-flame");
+  const labels = (await page.evaluate(() => window.allocsiteViewer.flameRects())).map((r) => r.label);
+  assert.ok(!labels.includes("<alloc::alloc::Global as core::alloc::Allocator>::allocate"));
+  await page.click("#tab-bottomup");
+  const bu = await page.$$eval("#bottomup .bu-table > .bu-row > .row .fn", (es) => es.map((e) => e.textContent));
+  assert.ok(!bu.includes("<alloc::alloc::Global as core::alloc::Allocator>::allocate"));
+  // Off: every frame again.
+  await page.uncheck("#collapse");
+  await page.click("#tab-tree");
+  assert.deepEqual((await kidNames(page, ROOT)).slice(0, 1), ["<alloc::alloc::Global as core::alloc::Allocator>::allocate"]);
+  // Not on by default for a C program.
+  await openInViewer(page, fixture("valgrind-heap.json"));
+  assert.equal(await page.isChecked("#collapse"), false);
+  assertNoPageErrors(page);
+  await page.context().close();
+});
+
+test("dh_view's filters: short-lived, tiny, still live at the end", async () => {
+  const page = await newPage(browser);
+  await openInViewer(page, fixture("valgrind-heap.json"));
+  const sites = async () => (await siteTexts(page)).map((t) => t.replace(/ \(.*$/, ""));
+  await page.check("#f-short");
+  assert.deepEqual(await sites(), ["malloc ← make_buffer"]);
+  assert.match(await page.textContent("#shown"), /^1 of 3 program points/);
+  await page.uncheck("#f-short");
+  await page.check("#f-live");
+  assert.deepEqual(await sites(), ["calloc ← make_table"]);
+  await page.check("#f-tiny");
+  assert.deepEqual(await sites(), []);
+  await page.uncheck("#f-live");
+  await page.uncheck("#f-tiny");
+  assert.equal((await sites()).length, 2);
+  await openInViewer(page, fixture("dhat-crate-heap.json"));
+  await page.check("#f-tiny");
+  assert.deepEqual(await sites(), ["alloc::fmt::format ← dhatfix::make_strings::{{closure}}"]);
+  await page.click("#tab-tree");
+  assert.match(await page.textContent(`${ROOT} > .row .frames`), /\(20 program points\)/);
+  // Files without lifetimes: only "tiny" applies.
+  await openInViewer(page, fixture("valgrind-copy.json"));
+  assert.deepEqual([await page.isDisabled("#f-short"), await page.isDisabled("#f-tiny"), await page.isDisabled("#f-live")], [true, false, true]);
+  assertNoPageErrors(page);
+  await page.context().close();
+});
+
 // ------------------------------------------------------------------ call tree
+
+// The raw tree, every frame shown (library frames not collapsed).
+async function rawTree(page, file) {
+  await openInViewer(page, file);
+  await page.uncheck("#collapse");
+  await page.click("#tab-tree");
+}
 
 test("call tree: metric changes reorder, expand/collapse, order toggle, details", async () => {
   const page = await newPage(browser);
-  await openInViewer(page, fixture("allocsite-heap.json"));
+  await rawTree(page, fixture("allocsite-heap.json"));
   const ALLOC = "<allocsite::Alloc<A> as core::alloc::global::GlobalAlloc>::alloc";
   assert.deepEqual(await kidNames(page, ROOT), [ALLOC, "<allocsite::Alloc<A> as core::alloc::global::GlobalAlloc>::realloc"]);
   const allocNode = `${ROOT} > .kids > .node:nth-child(1)`;
@@ -95,7 +236,9 @@ test("call tree: metric changes reorder, expand/collapse, order toggle, details"
   // By total blocks the String site (80 blocks) comes before RawVec (12 blocks).
   await page.selectOption("#metric", "tbk");
   assert.deepEqual(await kidNames(page, allocNode), ["alloc::string::String::with_capacity", "alloc::raw_vec::RawVec<T,A>::with_capacity_in"]);
-  assert.match(await page.textContent(`${allocNode} > .kids > .node:nth-child(1) > .row .val`), /^80 blocks \(est\.\)$/);
+  assert.equal(await page.textContent(`${allocNode} > .kids > .node:nth-child(1) > .row .val`), "80");
+  assert.equal(await page.getAttribute(`${allocNode} > .kids > .node:nth-child(1) > .row .val`, "title"), "80 blocks (est.)");
+  assert.equal(await page.textContent("#tree > .row.head .val"), "Blocks (blocks (est.))");
   // At t-end only the load_rows path (1 MiB) and the realloc (512 KiB) hold memory.
   await page.selectOption("#metric", "eb");
   assert.deepEqual(await kidNames(page, ROOT), [ALLOC, "<allocsite::Alloc<A> as core::alloc::global::GlobalAlloc>::realloc"]);
@@ -131,6 +274,7 @@ test("call tree folds small nodes into 'N insignificant', which can be opened", 
   const file = tmpFile("insig.json", JSON.stringify(d));
   const page = await newPage(browser);
   await openInViewer(page, file);
+  await page.click("#tab-tree");
   assert.deepEqual(await kidNames(page, ROOT), ["demo::alpha", "[4 insignificant]"]);
   await page.click(`${ROOT} > .kids > .insig .toggle`);
   assert.deepEqual((await kidNames(page, ROOT)).length, 5);
@@ -145,6 +289,7 @@ test("call tree folds small nodes into 'N insignificant', which can be opened", 
 test("flame graph: draws, hover shows details, click zooms, reset", async () => {
   const page = await newPage(browser);
   await openInViewer(page, fixture("allocsite-heap.json"));
+  await page.uncheck("#collapse");
   await page.click("#tab-flame");
   const rects = await page.evaluate(() => window.allocsiteViewer.flameRects());
   const width = await page.$eval("#flame", (c) => c.clientWidth);
@@ -187,6 +332,7 @@ test("flame graph: draws, hover shows details, click zooms, reset", async () => 
 test("bottom-up: self/total by function and by line, callers underneath", async () => {
   const page = await newPage(browser);
   await openInViewer(page, fixture("allocsite-heap.json"));
+  await page.uncheck("#collapse");
   await page.click("#tab-bottomup");
   const names = () => page.$$eval("#bottomup .bu-table > .bu-row > .row .fn", (es) => es.map((e) => e.textContent));
   const first = await names();
@@ -194,7 +340,7 @@ test("bottom-up: self/total by function and by line, callers underneath", async 
   assert.equal(first.length, 11);
   await page.selectOption("#bu-sort", "total");
   assert.equal((await names())[0], "profile::main");
-  assert.match(await page.textContent("#bottomup .bu-table > .bu-row:nth-child(2) > .row"), /9,437,184 bytes \(est\.\).*100\.00%/);
+  assert.match(await page.textContent("#bottomup .bu-table > .bu-row:nth-child(2) > .row"), /9,437,184 \(9 MiB\).*100\.00%/);
   // Callers of format_row: render, then main.
   const idx = (await names()).indexOf("profile::format_row");
   const sel = `#bottomup .bu-table > .bu-row:nth-child(${idx + 2})`;
@@ -211,7 +357,7 @@ test("bottom-up: self/total by function and by line, callers underneath", async 
 
 test("search filters and highlights by function, file and crate", async () => {
   const page = await newPage(browser);
-  await openInViewer(page, fixture("allocsite-heap.json"));
+  await rawTree(page, fixture("allocsite-heap.json"));
   const rootText = () => page.textContent(`${ROOT} > .row .frames`);
   const search = async (q) => { await page.fill("#search", q); await page.waitForTimeout(250); };
   await search("load_rows");
@@ -242,7 +388,7 @@ test("search filters and highlights by function, file and crate", async () => {
 
 async function compareLists(page) {
   const list = (id) => page.$$eval(`#cmp-${id} .site-fn`, (es) => es.map((e) => e.textContent));
-  return { grew: await list("grew"), shrank: await list("shrank"), appeared: await list("appeared"), disappeared: await list("disappeared") };
+  return { grew: await list("grew"), shrank: await list("shrank"), new: await list("new"), gone: await list("gone") };
 }
 
 test("comparison of two runs lists exactly the known differences", async () => {
@@ -252,19 +398,20 @@ test("comparison of two runs lists exactly the known differences", async () => {
   await page.waitForSelector("#cmp-grew");
   assert.equal(await page.getAttribute("#tab-compare", "aria-selected"), "true");
   assert.deepEqual(await compareLists(page), {
-    grew: ["demo::alpha"], shrank: ["demo::beta"], appeared: ["demo::zeta"], disappeared: ["demo::gamma", "demo::delta"],
+    grew: ["demo::alpha"], shrank: ["demo::beta"], new: ["demo::zeta"], gone: ["demo::gamma", "demo::delta"],
   });
   assert.match(await page.textContent("#cmp-totals"), /: baseline "compare-before.json" 2,100 bytes \(2\.05 KiB\) → current "compare-after.json" 2,500 bytes \(2\.44 KiB\), change \+400 bytes \(\+19\.05%\)$/);
-  assert.match(await page.textContent("#cmp-grew"), /\+500 bytes1,000 bytes → 1,500 bytes/);
+  assert.deepEqual(await page.$$eval("#cmp-grew .cmp-main td", (es) => es.map((e) => e.textContent)),
+    ["+500", "+50%", "1,000 → 1,500 (1.46 KiB)", "demo::alpha (src/lib.rs:10)"]);
+  assert.match(await page.textContent("#cmp-summary"), /Grew: 1 \(\+500 bytes, \+23\.81% of the baseline\)/);
   assert.equal(await page.textContent("#cmp-unchanged"), "1 sites unchanged.");
-  await page.screenshot({ path: path.join(screenshotsDir, "comparison.png") });
   // The metric selector drives the comparison too.
   await page.selectOption("#metric", "tbk");
   assert.deepEqual(await compareLists(page), {
-    grew: ["demo::beta"], shrank: [], appeared: ["demo::zeta"], disappeared: ["demo::gamma", "demo::delta"],
+    grew: ["demo::beta"], shrank: [], new: ["demo::zeta"], gone: ["demo::gamma", "demo::delta"],
   });
   // A site's full stack is one click away.
-  await page.click("#cmp-grew summary");
+  await page.click("#cmp-grew .cmp-main");
   assert.deepEqual(await page.$$eval("#cmp-grew .stack li", (es) => es.map((e) => e.textContent)),
     ["demo::beta (src/lib.rs:20:5)", "demo::main (src/main.rs:3:5)"]);
   // A bad baseline is reported as such, and the loaded data stays usable.
@@ -273,6 +420,108 @@ test("comparison of two runs lists exactly the known differences", async () => {
   assert.match(await page.textContent("#message"), /^Could not load baseline file "bad-baseline.json": unsupported file version: dhatFileVersion is 1, expected 2\.$/);
   assert.equal(await page.isVisible("#tree") || await page.isVisible("#compare"), true);
   assertNoPageErrors(page);
+  await page.context().close();
+});
+
+// A copy of a fixture with every counter (but lifetimes) multiplied.
+function scaledCopy(name, factor, outName) {
+  const d = JSON.parse(fs.readFileSync(fixture(name), "utf8"));
+  for (const pp of d.pps) for (const k of ["tb", "tbk", "mb", "mbk", "gb", "gbk", "eb", "ebk", "rb", "wb"]) if (typeof pp[k] === "number") pp[k] *= factor;
+  return tmpFile(outName || name, JSON.stringify(d));
+}
+
+test("comparison by call site: a copy ×2 grew everywhere, with a diff flame graph", async () => {
+  const page = await newPage(browser);
+  const double = scaledCopy("dhat-crate-heap.json", 2, "double.json");
+  const single = scaledCopy("dhat-crate-heap.json", 1, "dhat-crate-heap.json");
+  // Fixed file times, so the screenshot is the same on every run.
+  fs.utimesSync(single, new Date(2026, 10, 20, 9, 30), new Date(2026, 10, 20, 9, 30));
+  fs.utimesSync(double, new Date(2026, 10, 21, 9, 30), new Date(2026, 10, 21, 9, 30));
+  await openInViewer(page, double);
+  await page.setInputFiles("#baseline-input", single);
+  await page.waitForSelector("#cmp-summary");
+  const counts = await page.$$eval("#cmp-summary li[data-count]", (es) => es.map((e) => Number(e.dataset.count)));
+  assert.deepEqual(counts, [3, 0, 0, 0]);
+  assert.deepEqual(await page.$$eval("#cmp-grew .cmp-main td:nth-child(2)", (es) => es.map((e) => e.textContent)), ["+100%", "+100%", "+100%"]);
+  assert.match(await page.textContent("#cmp-summary"), /Grew: 3 \(\+8,760 bytes, \+100% of the baseline\)/);
+  const rects = await page.evaluate(() => window.allocsiteViewer.diffRects());
+  assert.ok(rects.length > 3);
+  assert.ok(rects.every((r) => r.before !== null && r.after === 2 * r.before), "every bar is twice its baseline");
+  // Hover shows before and after.
+  const box = await page.$eval("#diff-flame", (c) => { const b = c.getBoundingClientRect(); return { x: b.left, y: b.top }; });
+  await page.mouse.move(box.x + 20, box.y + 5);
+  assert.match(await page.textContent("#diff-tip"), /8,760 bytes \(8\.55 KiB\) → 17,520 bytes \(17\.11 KiB\)\+8,760 bytes \(\+100%\)/);
+  await page.screenshot({ path: path.join(screenshotsDir, "comparison.png"), fullPage: true });
+  assertNoPageErrors(page);
+  await page.context().close();
+});
+
+test("two runs of the same file name are told apart", async () => {
+  const page = await newPage(browser);
+  const a = path.join(tmp, "a"), b = path.join(tmp, "b");
+  fs.mkdirSync(a, { recursive: true }); fs.mkdirSync(b, { recursive: true });
+  const d = JSON.parse(fs.readFileSync(fixture("compare-before.json"), "utf8"));
+  fs.writeFileSync(path.join(a, "profile.json"), JSON.stringify({ ...d, pid: 111 }));
+  fs.writeFileSync(path.join(b, "profile.json"), JSON.stringify({ ...d, pid: 222, cmd: "demo --after" }));
+  await openInViewer(page, path.join(b, "profile.json"));
+  await page.setInputFiles("#baseline-input", path.join(a, "profile.json"));
+  await page.waitForSelector("#cmp-sources");
+  assert.match(await page.textContent("#file-name"), /^profile\.json {2}\(baseline: profile\.json — demo --before, pid 111, modified \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)$/);
+  assert.deepEqual(await page.$$eval("#cmp-sources li", (es) => es.map((e) => e.textContent.replace(/, modified .*$/, ""))),
+    ["Baseline: profile.json — demo --before, pid 111", "Current: profile.json — demo --after, pid 222"]);
+  await page.context().close();
+});
+
+test("labels never overprint: units in the headers, numbers in the cells, tables sized by content", async () => {
+  const page = await newPage(browser);
+  // Sampled "(est.)" units and lifetimes, with values past 10 MB.
+  await openInViewer(page, fixture("allocsite-profile.json"));
+  const overflowing = (sel) => page.$$eval(sel, (es) => es.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
+  const overlaps = (sel) => page.$$eval(sel, (rows) => {
+    const bad = [];
+    for (const row of rows) {
+      const cells = [...row.children].map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
+      for (let i = 1; i < cells.length; i++) if (cells[i].left < cells[i - 1].right - 0.5 && Math.abs(cells[i].top - cells[i - 1].top) < 2) bad.push(row.textContent);
+    }
+    return bad;
+  });
+  await page.click("#tab-tree");
+  for (const metric of ["tb", "tbk", "lt", "mb"]) {
+    await page.selectOption("#metric", metric);
+    await page.click(`${ROOT} > .kids > .node:nth-child(1) > .row .toggle`);
+    assert.deepEqual(await overflowing("#tree .row .val, #tree .row .pct"), [], metric);
+    assert.deepEqual(await overlaps("#tree .row"), [], metric);
+  }
+  // Average lifetime: percentages are of the run, bars follow them (not block counts).
+  await page.selectOption("#metric", "lt");
+  assert.equal(await page.textContent("#tree > .row.head .pct"), "% of run");
+  const bars = await page.$$eval(`${ROOT} > .kids > .node > .row`, (rows) => rows.map((r) => [
+    parseFloat(r.querySelector(".pct").textContent), parseFloat(r.querySelector(".bar > span").style.width)]));
+  for (const [pct, width] of bars) assert.ok(Math.abs(pct - width) < 0.1, `bar ${width}% for ${pct}% of the run`);
+  await page.click("#tab-bottomup");
+  assert.deepEqual(await overflowing("#bottomup .val, #bottomup .pct"), []);
+  // Comparison rows with values past 10 MB: cells side by side, never on top of each other.
+  await page.selectOption("#metric", "tb");
+  await page.setInputFiles("#baseline-input", scaledCopy("allocsite-profile.json", 7, "big-base.json"));
+  await page.waitForSelector("#cmp-shrank .cmp-main");
+  assert.deepEqual(await overlaps("#compare .cmp-main"), []);
+  assert.deepEqual(await overlaps("#sites-table tr"), []);
+  assertNoPageErrors(page);
+  await page.context().close();
+});
+
+test("the fold threshold follows the average lifetime when that is the metric", async () => {
+  const d = JSON.parse(fs.readFileSync(fixture("compare-before.json"), "utf8"));
+  // Many short-lived blocks at alpha and delta, one long-lived block each at beta and gamma.
+  d.pps = [{ ...d.pps[0], tbk: 1000, tl: 1000, fs: [1, 6] }, { ...d.pps[3], tbk: 500, tl: 500, fs: [4, 6] },
+    { ...d.pps[1], tbk: 1, tl: 5000, fs: [2, 6] }, { ...d.pps[2], tbk: 1, tl: 4000, fs: [3, 6] }];
+  const page = await newPage(browser);
+  await openInViewer(page, tmpFile("lifetimes.json", JSON.stringify(d)));
+  await page.click("#tab-tree");
+  await page.selectOption("#metric", "lt");
+  // alpha and delta live 1 µs of the 10,000 µs run (0.01%): folded, though they hold
+  // 99.9% of the blocks; beta and gamma (50% and 40% of the run) are shown.
+  assert.deepEqual(await kidNames(page, ROOT), ["demo::beta", "demo::gamma", "[2 insignificant]"]);
   await page.context().close();
 });
 
@@ -291,7 +540,7 @@ test("drag and drop: a file dropped on the page opens, on the Comparison tab it 
   await drop("#compare", "before.json", fs.readFileSync(fixture("compare-before.json"), "utf8"));
   await page.waitForSelector("#cmp-grew");
   assert.equal(await page.textContent("#file-name"), "after.json  (baseline: before.json)");
-  assert.deepEqual((await compareLists(page)).appeared, ["demo::zeta"]);
+  assert.deepEqual((await compareLists(page)).new, ["demo::zeta"]);
   assertNoPageErrors(page);
   await page.context().close();
 });
@@ -316,7 +565,7 @@ test("malformed inputs each get their specific message", async () => {
     ["no-tbk.json", edit((d) => { delete d.pps[1].tbk; }), /: program point pps\[1\] is missing field "tbk"\.$/],
     ["no-gb.json", edit((d) => { delete d.pps[2].gb; }), /: program point pps\[2\] is missing field "gb"\.$/],
     ["tb-string.json", edit((d) => { d.pps[0].tb = "10"; }), /: program point pps\[0\] field "tb" is a string, expected a number\.$/],
-    ["bad-frame.json", edit((d) => { d.pps[3].fs = [4, 99]; }), /: program point pps\[3\] has frame index 99 at fs\[1\], but ftbl has 7 entries \(valid indices 0 to 6\)\.$/],
+    ["bad-frame.json", edit((d) => { d.pps[3].fs = [4, 99]; }), /: program point pps\[3\] has frame index 99 at fs\[1\], but ftbl has 7 entries \(valid indices 1 to 6\)\.$/],
     ["neg-frame.json", edit((d) => { d.pps[0].fs = [-1]; }), /: program point pps\[0\] has frame index -1 at fs\[0\]/],
     ["ftbl-number.json", edit((d) => { d.ftbl[2] = 7; }), /: ftbl\[2\] is a number, expected a string\.$/],
   ];
@@ -349,6 +598,8 @@ test("strings from the file are shown as text and run nothing", async () => {
   const page = await newPage(browser);
   await openInViewer(page, fixture("xss.json"));
   assert.equal(await page.textContent("#command"), "<script>window.__xss='cmd'</script><b>bold</b>");
+  assert.deepEqual(await page.$$eval("#sites-table .site-fn", (es) => es.map((e) => e.textContent)).then((a) => a.length), 3);
+  await page.click("#tab-tree");
   assert.match(await page.textContent("#mode"), /^<i>rust-heap<\/i> /);
   assert.match(await page.textContent("#total-bytes"), /^112 bytes<img src=x onerror="window.__xss='bsu'">$/);
   const names = await kidNames(page, ROOT);
@@ -383,14 +634,15 @@ describe("self-contained HTML report (cargo run --example dhat_to_html)", () => 
     assert.equal(Number(await page.getAttribute("#total-bytes", "data-value")), want.bytes);
     assert.equal(Number(await page.getAttribute("#total-blocks", "data-value")), want.blocks);
     assert.equal(await page.textContent("#file-name"), "allocsite-heap.json");
+    assert.ok(await page.isVisible("#sites-table tbody tr"));
+    await page.click("#tab-tree");
     assert.ok((await kidNames(page, ROOT)).length > 0);
     assert.deepEqual(requests, [pathToFileURL(out).href], "the report loads nothing else");
     assert.deepEqual(fs.readdirSync(dir), ["report.html"]);
-    // Screenshot with a couple of levels open and a row selected.
+    // Screenshot with a level open and a row selected (library frames collapsed).
     const first = `${ROOT} > .kids > .node:nth-child(1)`;
     await page.click(`${first} > .row .toggle`);
-    await page.click(`${first} > .kids > .node:nth-child(1) > .row .toggle`);
-    await page.click(`${first} > .kids > .node:nth-child(1) > .kids > .node:nth-child(1) > .row .fn`);
+    await page.click(`${first} > .kids > .node:nth-child(1) > .row .fn`);
     await page.screenshot({ path: path.join(screenshotsDir, "tree.png") });
     assertNoPageErrors(page);
     await page.context().close();
@@ -404,10 +656,27 @@ describe("self-contained HTML report (cargo run --example dhat_to_html)", () => 
     await page.waitForSelector("#cmp-grew");
     assert.equal(await page.getAttribute("#tab-compare", "aria-selected"), "true");
     assert.deepEqual(await compareLists(page), {
-      grew: ["demo::alpha"], shrank: ["demo::beta"], appeared: ["demo::zeta"], disappeared: ["demo::gamma", "demo::delta"],
+      grew: ["demo::alpha"], shrank: ["demo::beta"], new: ["demo::zeta"], gone: ["demo::gamma", "demo::delta"],
     });
     assertNoPageErrors(page);
     await page.context().close();
+  });
+
+  test("a report without a file name (as the profiler writes it) is titled by its command", async () => {
+    const out = path.join(dir, "named.html");
+    await runDhatToHtml([fixture("allocsite-heap.json"), out]);
+    const page0 = fs.readFileSync(out, "utf8");
+    const unnamed = path.join(dir, "unnamed.html");
+    fs.writeFileSync(unnamed, page0.replace(/ data-name="[^"]*"/, ""));
+    const page = await newPage(browser);
+    await page.goto(pathToFileURL(unnamed).href);
+    await page.waitForFunction(() => document.body.dataset.status === "loaded");
+    assert.equal(await page.textContent("#file-name"), "target/release/examples/profile --size 3");
+    assert.equal(await page.title(), "allocsite viewer - target/release/examples/profile --size 3");
+    assertNoPageErrors(page);
+    await page.context().close();
+    fs.rmSync(unnamed);
+    fs.rmSync(out);
   });
 
   test("hostile frame names in an embedded report run nothing", async () => {
@@ -416,6 +685,7 @@ describe("self-contained HTML report (cargo run --example dhat_to_html)", () => 
     const page = await newPage(browser);
     await page.goto(pathToFileURL(out).href);
     await page.waitForFunction(() => document.body.dataset.status === "loaded");
+    await page.click("#tab-tree");
     assert.equal((await kidNames(page, ROOT)).length, 3);
     await assertNothingRan(page);
     assertNoPageErrors(page);
