@@ -22,6 +22,8 @@ pub enum Error {
     NotInstalled,
     /// A profiler is already running in this process.
     AlreadyRunning,
+    /// A snapshot was asked for while no profiler runs.
+    NotProfiling,
     /// An environment variable that configures the profiler has a value it cannot use.
     BadEnvironment {
         /// The variable's name.
@@ -62,6 +64,11 @@ impl fmt::Display for Error {
                 f,
                 "an allocsite profiler is already running in this process: finish or drop it \
                  before starting another"
+            ),
+            Error::NotProfiling => write!(
+                f,
+                "no allocsite profiler is running in this process: start one with \
+                 allocsite::Profiler::start() before taking a snapshot"
             ),
             Error::BadEnvironment {
                 name,

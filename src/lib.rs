@@ -53,7 +53,8 @@ pub use budget::{
 };
 pub use error::{Error, INSTALL_LINE};
 pub use profiler::{
-    DEFAULT_OUTPUT, DEFAULT_SAMPLE_BYTES, ProfileReport, Profiler, ProfilerBuilder,
+    DEFAULT_OUTPUT, DEFAULT_SAMPLE_BYTES, ProfileReport, Profiler, ProfilerBuilder, SnapshotFormat,
+    snapshot,
 };
 pub use report::folded::FoldedMetric;
 pub use stats::{Stats, ThreadStats, check_installed, stats, thread_stats, tracking_enabled};

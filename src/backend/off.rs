@@ -7,6 +7,7 @@ use crate::budget::usage::{ResolvedStack, ScopeKind, SiteStack, Usage};
 use crate::error::Error;
 use crate::profiler::builder::ProfilerBuilder;
 use crate::profiler::finish::ProfileReport;
+use crate::profiler::snapshot::SnapshotFormat;
 use crate::stats::{Stats, ThreadStats};
 
 #[inline(always)]
@@ -75,4 +76,8 @@ pub(crate) fn run_scope<R>(
 
 pub(crate) fn resolve_stacks(_stacks: &[SiteStack]) -> Vec<ResolvedStack> {
     Vec::new()
+}
+
+pub(crate) fn snapshot(_format: SnapshotFormat) -> Result<Vec<u8>, Error> {
+    Err(Error::TrackingDisabled)
 }

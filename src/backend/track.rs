@@ -16,7 +16,10 @@ use crate::engine::thread::untracked;
 use crate::error::Error;
 use crate::lock::{SpinGuard, SpinLock};
 use crate::profiler::builder::ProfilerBuilder;
-use crate::profiler::finish::{ProfileReport, write_outputs};
+use crate::profiler::finish::{ProfileReport, render, write_outputs};
+use crate::profiler::process::pprof_options;
+use crate::profiler::snapshot::SnapshotFormat;
+use crate::report::output::Output;
 use crate::symbolize::frame::Frame;
 use crate::symbolize::resolve::Symbolizer;
 use crate::symbolize::trim::{TrimOptions, trim_scope_root};
@@ -86,6 +89,8 @@ pub(crate) fn resolve_stacks(stacks: &[SiteStack]) -> Vec<ResolvedStack> {
 struct Active {
     config: ProfilerBuilder,
     command: String,
+    /// Wall-clock start, in nanoseconds since the Unix epoch (pprof's `time_nanos`).
+    started: Option<i64>,
 }
 
 static ACTIVE: SpinLock<Option<Active>> = SpinLock::new(None);
@@ -125,7 +130,15 @@ pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
         stop_at_runtime_entry: config.trim_bottom,
     })?;
     register_exit_hook();
-    *active = Some(Active { config, command });
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|since| i64::try_from(since.as_nanos()).ok());
+    *active = Some(Active {
+        config,
+        command,
+        started,
+    });
     Ok(())
 }
 
@@ -138,12 +151,43 @@ pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
     let Some(finished) = profiling::finish() else {
         return Ok(ProfileReport::default());
     };
-    write_outputs(
+    let pprof = untracked(|| pprof_options(active.started));
+    let report = write_outputs(
         finished,
         &active.config,
         &active.command,
         std::process::id(),
-    )
+        &pprof,
+        false,
+    );
+    untracked(|| drop(pprof));
+    report
+}
+
+/// The running profile's current figures in `format`, without stopping it.
+pub(crate) fn snapshot(format: SnapshotFormat) -> Result<Vec<u8>, Error> {
+    let active = active();
+    let Some(active) = active.as_ref() else {
+        return Err(Error::NotProfiling);
+    };
+    let Some(finished) = profiling::snapshot() else {
+        return Err(Error::NotProfiling);
+    };
+    let output = match format {
+        SnapshotFormat::Dhat => Output::Dhat,
+        SnapshotFormat::Pprof => Output::Pprof,
+    };
+    let pprof = untracked(|| pprof_options(active.started));
+    let bytes = render(
+        finished,
+        &active.config,
+        &active.command,
+        std::process::id(),
+        &pprof,
+        output,
+    );
+    untracked(|| drop(pprof));
+    bytes
 }
 
 /// Registers, once, a C `atexit` hook that finishes a profile still running when the

@@ -46,6 +46,15 @@ pub(crate) fn start(options: SessionOptions) -> Result<(), Error> {
     Ok(())
 }
 
+/// The running session's figures so far, without ending it; `None` if none is running or
+/// in a forked child. The value was allocated untracked: drop it with [`untracked`].
+pub(crate) fn snapshot() -> Option<FinishedSession> {
+    if !started_in_this_process() {
+        return None;
+    }
+    untracked(session::snapshot)
+}
+
 /// True if a session is running and this process started it (false in a forked child that
 /// inherited its parent's session). Touches no lock.
 pub(crate) fn started_in_this_process() -> bool {

@@ -26,6 +26,7 @@ pub const DEFAULT_OUTPUT: &str = DEFAULT_DHAT_OUTPUT;
 /// | `ALLOCSITE_HTML` | self-contained HTML report path |
 /// | `ALLOCSITE_FOLDED` | folded-stacks path |
 /// | `ALLOCSITE_FOLDED_METRIC` | `total-bytes`, `total-blocks`, `peak-bytes` or `end-bytes` |
+/// | `ALLOCSITE_PPROF` | pprof path (gzip-compressed `profile.proto`) |
 /// | `ALLOCSITE_SEED` | sampling seed (a number) |
 /// | `ALLOCSITE_SUMMARY` | `0` to not print the summary to stderr |
 /// | `ALLOCSITE_TRIM` | `both` (default), `top`, `bottom` or `none` |
@@ -101,6 +102,14 @@ impl ProfilerBuilder {
     /// Also writes a self-contained HTML report (the viewer with the data inside).
     pub fn html(mut self, path: impl Into<PathBuf>) -> Self {
         self.outputs.html = Some(path.into());
+        self
+    }
+
+    /// Also writes a pprof profile (gzip-compressed `profile.proto`, Go's heap conventions:
+    /// `alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space`), for `go tool pprof`,
+    /// Pyroscope, Parca and the other pprof readers.
+    pub fn pprof(mut self, path: impl Into<PathBuf>) -> Self {
+        self.outputs.pprof = Some(path.into());
         self
     }
 

@@ -32,7 +32,7 @@ pub struct ProfileReport {
 }
 
 #[cfg(feature = "track")]
-pub(crate) use writing::write_outputs;
+pub(crate) use writing::{render, write_outputs};
 
 #[cfg(feature = "track")]
 mod writing {
@@ -44,18 +44,22 @@ mod writing {
     use crate::error::Error;
     use crate::profiler::builder::ProfilerBuilder;
     use crate::report::output::Output;
+    use crate::report::pprof::PprofOptions;
     use crate::report::profile::Profile;
     use crate::report::summary;
     use crate::report::write::write_atomically;
     use crate::symbolize::trim::TrimOptions;
 
     /// Writes the outputs `config` asks for from a finished session of process `pid`,
-    /// started by `command`, and prints the summary.
+    /// started by `command`, and prints the summary (unless `quiet`: a dump while the
+    /// program runs). `pprof` describes the executable for the pprof output.
     pub(crate) fn write_outputs(
         finished: FinishedSession,
         config: &ProfilerBuilder,
         command: &str,
         pid: u32,
+        pprof: &PprofOptions,
+        quiet: bool,
     ) -> Result<ProfileReport, Error> {
         let targets: Vec<(PathBuf, Output)> = config.outputs.targets();
         let trim = TrimOptions {
@@ -68,7 +72,7 @@ mod writing {
             let mut failure = None;
             let mut written = Vec::new();
             for (index, (path, output)) in targets.iter().enumerate() {
-                match write_atomically(path, |out| output.write(&file, out)) {
+                match write_atomically(path, |out| output.write(&file, pprof, out)) {
                     Ok(()) => written.push(index),
                     Err(reason) => {
                         eprintln!("allocsite: could not write {}: {reason}", path.display());
@@ -76,7 +80,7 @@ mod writing {
                     }
                 }
             }
-            if config.summary {
+            if config.summary && !quiet {
                 let names: Vec<String> = written
                     .iter()
                     .map(|&i| targets[i].0.display().to_string())
@@ -114,5 +118,39 @@ mod writing {
         };
         untracked(|| drop(outcome));
         result
+    }
+
+    /// A finished (or snapshot) session as the bytes of one output format, in tracked
+    /// memory for the caller.
+    pub(crate) fn render(
+        finished: FinishedSession,
+        config: &ProfilerBuilder,
+        command: &str,
+        pid: u32,
+        pprof: &PprofOptions,
+        output: Output,
+    ) -> Result<Vec<u8>, Error> {
+        let trim = TrimOptions {
+            top: config.trim_top,
+            bottom: config.trim_bottom,
+        };
+        let rendered = untracked(|| {
+            let profile = Profile::build(finished, trim, command.to_owned(), pid);
+            let file = profile.to_dhat();
+            let mut bytes = Vec::new();
+            output
+                .write(&file, pprof, &mut bytes)
+                .map(|()| bytes)
+                .map_err(|error| error.to_string())
+        });
+        let copy = match &rendered {
+            Ok(bytes) => Ok(bytes.clone()),
+            Err(reason) => Err(Error::Write {
+                path: "<snapshot>".into(),
+                reason: reason.clone(),
+            }),
+        };
+        untracked(|| drop(rendered));
+        copy
     }
 }

@@ -4,9 +4,13 @@
 pub(crate) mod builder;
 mod environment;
 pub(crate) mod finish;
+#[cfg(feature = "track")]
+pub(crate) mod process;
+pub(crate) mod snapshot;
 
 pub use builder::{DEFAULT_OUTPUT, DEFAULT_SAMPLE_BYTES, ProfilerBuilder};
 pub use finish::ProfileReport;
+pub use snapshot::{SnapshotFormat, snapshot};
 
 use crate::backend;
 use crate::error::Error;

@@ -22,6 +22,8 @@ pub(crate) enum Output {
     Html,
     /// Folded stacks carrying one metric.
     Folded(FoldedMetric),
+    /// pprof (gzip-compressed `profile.proto`, Go's heap conventions).
+    Pprof,
 }
 
 /// The files a profile writes.
@@ -30,6 +32,7 @@ pub(crate) struct Outputs {
     pub(crate) dhat: Option<PathBuf>,
     pub(crate) html: Option<PathBuf>,
     pub(crate) folded: Option<(PathBuf, FoldedMetric)>,
+    pub(crate) pprof: Option<PathBuf>,
 }
 
 /// The file name written when no output is configured.
@@ -41,12 +44,13 @@ impl Default for Outputs {
             dhat: Some(PathBuf::from(DEFAULT_DHAT_OUTPUT)),
             html: None,
             folded: None,
+            pprof: None,
         }
     }
 }
 
 impl Outputs {
-    /// Every file to write with its format, in the order DHAT JSON, HTML, folded.
+    /// Every file to write with its format, in the order DHAT JSON, HTML, folded, pprof.
     #[cfg_attr(not(feature = "track"), allow(dead_code))]
     pub(crate) fn targets(&self) -> Vec<(PathBuf, Output)> {
         let mut targets = Vec::new();
@@ -59,11 +63,14 @@ impl Outputs {
         if let Some((path, metric)) = &self.folded {
             targets.push((path.clone(), Output::Folded(*metric)));
         }
+        if let Some(path) = &self.pprof {
+            targets.push((path.clone(), Output::Pprof));
+        }
         targets
     }
 
-    /// Applies `ALLOCSITE_OUTPUT`, `ALLOCSITE_HTML`, `ALLOCSITE_FOLDED` and
-    /// `ALLOCSITE_FOLDED_METRIC` (an empty path turns that output off).
+    /// Applies `ALLOCSITE_OUTPUT`, `ALLOCSITE_HTML`, `ALLOCSITE_FOLDED`,
+    /// `ALLOCSITE_FOLDED_METRIC` and `ALLOCSITE_PPROF` (an empty path turns that output off).
     pub(crate) fn apply_environment(
         &mut self,
         read: impl Fn(&'static str) -> Option<String>,
@@ -73,6 +80,9 @@ impl Outputs {
         }
         if let Some(value) = read("ALLOCSITE_HTML") {
             self.html = (!value.is_empty()).then(|| PathBuf::from(value));
+        }
+        if let Some(value) = read("ALLOCSITE_PPROF") {
+            self.pprof = (!value.is_empty()).then(|| PathBuf::from(value));
         }
         let metric = match read("ALLOCSITE_FOLDED_METRIC") {
             Some(value) => Some(
@@ -100,9 +110,12 @@ impl Outputs {
 impl Output {
     /// Writes a profile's DHAT file in this format (the HTML report is named after the
     /// command).
+    /// Writes `file` in this format; `pprof` says what the pprof file's mapping and start
+    /// time are (the live profiler knows them).
     pub(crate) fn write(
         self,
         file: &super::dhat::DhatFile,
+        pprof: &super::pprof::PprofOptions,
         out: &mut dyn std::io::Write,
     ) -> std::io::Result<()> {
         match self {
@@ -117,6 +130,7 @@ impl Output {
             Output::Folded(metric) => {
                 super::folded::write_folded(file, metric, &mut std::io::BufWriter::new(out))
             }
+            Output::Pprof => super::pprof::write_pprof(file, pprof, out),
         }
     }
 }

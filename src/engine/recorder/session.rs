@@ -204,6 +204,35 @@ pub(crate) fn finish() -> Option<FinishedSession> {
     }
     let start = STATE.control.lock().take()?;
     STATE.id.store(0, Relaxed);
+    let finished = sum(session, start, true);
+    live::reset_if_empty();
+    Some(finished)
+}
+
+/// The running session's figures so far, as if it ended now, without ending it: what a
+/// live profile (`Profiler::snapshot`, a dump) is written from. `None` if no session is
+/// running. Allocates (the caller holds the reentrancy guard).
+///
+/// Cost: it takes no lock the recording path waits on for long — the session's control
+/// lock only to copy the start mark (and, if the peak rose since it was last saved, for the
+/// O(sites) at-peak copy), and each of the 64 live-block shards in turn, for one pass over
+/// that shard's recorded blocks (to count their lifetimes so far). Recording threads go on
+/// meanwhile; figures they add during the snapshot may or may not be in it.
+pub(crate) fn snapshot() -> Option<FinishedSession> {
+    let session = STATE.id.load(Relaxed);
+    if session == 0 {
+        return None;
+    }
+    if STATE.peak_unsaved.load(Relaxed) {
+        save_peak(session);
+    }
+    let start = (*STATE.control.lock())?;
+    Some(sum(session, start, false))
+}
+
+/// Sums every thread's figures of `session` into per-site figures, counting the lifetimes of
+/// blocks still live up to now; `ending` also forgets the records only the session needed.
+fn sum(session: u32, start: Mark, ending: bool) -> FinishedSession {
     let end_ticks = clock::ticks();
     let end = Mark::now();
     let rate = clock::ticks_per_micro(start, end);
@@ -231,8 +260,7 @@ pub(crate) fn finish() -> Option<FinishedSession> {
             stats.samples += samples;
         }
     }
-    // Blocks still live: their lifetimes run to the end; records kept only for this
-    // session are forgotten (scopes keep theirs).
+    // Blocks still live: their lifetimes run to now.
     live::for_each_live(
         |block: &mut LiveBlock| {
             if block.session == session {
@@ -240,14 +268,15 @@ pub(crate) fn finish() -> Option<FinishedSession> {
                 if let Some(stats) = sites.get_mut(&block.site) {
                     stats.total_lifetime += lifetime * block.weight;
                 }
-                block.session = 0;
+                if ending {
+                    block.session = 0;
+                }
             }
         },
-        |block| block.session == 0 && block.scope == 0,
+        |block| ending && block.session == 0 && block.scope == 0,
     );
-    live::reset_if_empty();
     let mut samples = 0;
-    let finished = sites
+    let sites = sites
         .into_iter()
         .map(|(id, mut stats)| {
             if let Some(at_peak) = STATE.at_peak.get(id as usize) {
@@ -261,13 +290,13 @@ pub(crate) fn finish() -> Option<FinishedSession> {
             }
         })
         .collect();
-    Some(FinishedSession {
+    FinishedSession {
         sample_bytes: STATE.sample_bytes.load(Relaxed),
         end_time,
         peak_time,
         samples,
-        sites: finished,
-    })
+        sites,
+    }
 }
 
 /// For `fork`: takes the session's lock and keeps it.

@@ -1,8 +1,8 @@
 //! Opening a budget scope around a closure, and closing it on every exit path.
 
 use crate::engine::recorder::live;
-use crate::engine::spawn;
 use crate::engine::recorder::sites::SITES;
+use crate::engine::spawn;
 use crate::engine::stats::check_installed;
 use crate::engine::thread::{self as thread_state, untracked};
 use crate::error::Error;
