@@ -63,7 +63,8 @@
 //!   (which also lets a benchmark count a routine that runs on a thread of its own).
 //! - Async benchmarks (`to_async`): `start` and `end` run inside the executor's `block_on` on
 //!   the calling thread, so whatever the executor allocates on that thread while the routine
-//!   waits is counted too. Exact for routines that never wait; not otherwise.
+//!   waits is counted too. Exact for routines that never wait, by the same reading of
+//!   criterion's source; allocsite's tests do not run an executor.
 //!
 //! Only the calling thread is counted: allocations made by other threads, including threads
 //! the routine starts and criterion's own analysis threads, never enter the figures.
