@@ -1,6 +1,6 @@
 //! Cost of capturing a call stack with each unwinder, and of symbolizing one address.
 //!
-//! Run with `cargo bench --features track --bench stack_capture`, and once more with
+//! Run with `cargo bench --features track,criterion --bench stack_capture`, and once more with
 //! `RUSTFLAGS="-C force-frame-pointers=yes"` (and its own `CARGO_TARGET_DIR`) to measure the
 //! frame-pointer walk: without frame pointers it is not correct and is skipped.
 

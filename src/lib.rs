@@ -31,6 +31,10 @@ mod profiler;
 pub mod report;
 mod stats;
 
+// criterion measurements (feature `criterion`).
+#[cfg(feature = "criterion")]
+pub mod criterion;
+
 // The one switch between tracking compiled in (`track`) and the zero-cost pass-through.
 mod backend;
 
