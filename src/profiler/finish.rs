@@ -62,6 +62,12 @@ mod writing {
         quiet: bool,
     ) -> Result<ProfileReport, Error> {
         let targets: Vec<(PathBuf, Output)> = config.outputs.targets();
+        if targets.is_empty() && (quiet || !config.summary) {
+            // Nothing to write or print: no need to symbolize.
+            let report = unsymbolized_report(&finished);
+            untracked(|| drop(finished));
+            return Ok(report);
+        }
         let trim = TrimOptions {
             top: config.trim_top,
             bottom: config.trim_bottom,
@@ -118,6 +124,29 @@ mod writing {
         };
         untracked(|| drop(outcome));
         result
+    }
+
+    /// The headline figures of a session without symbolizing it (`sites` then counts
+    /// distinct captured stacks, which symbolization may merge further).
+    fn unsymbolized_report(finished: &FinishedSession) -> ProfileReport {
+        let total = |metric: fn(&crate::engine::recorder::session::SiteStats) -> f64| {
+            finished
+                .sites
+                .iter()
+                .map(|site| metric(&site.stats))
+                .sum::<f64>()
+                .round()
+        };
+        ProfileReport {
+            written: Vec::new(),
+            total_bytes: total(|s| s.total_bytes),
+            total_blocks: total(|s| s.total_blocks),
+            peak_bytes: total(|s| s.peak_bytes),
+            end_bytes: total(|s| s.live_bytes),
+            sites: finished.sites.len(),
+            samples: finished.samples,
+            sampled: finished.sample_bytes > 1,
+        }
     }
 
     /// A finished (or snapshot) session as the bytes of one output format, in tracked
