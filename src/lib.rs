@@ -52,8 +52,8 @@ mod symbolize;
 
 pub use alloc::Alloc;
 pub use budget::{
-    Baseline, Budget, BudgetExceeded, CallSite, Usage, abort_on_alloc, measure,
-    measure_with_spawned_threads,
+    Baseline, Budget, BudgetExceeded, CallSite, InScope, MeasuredFuture, ScopeHandle, Usage,
+    abort_on_alloc, in_current_scope, measure, measure_future, measure_with_spawned_threads,
 };
 pub use error::{Error, INSTALL_LINE};
 pub use profiler::{
