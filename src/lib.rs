@@ -51,6 +51,8 @@ mod engine;
 mod symbolize;
 
 pub use alloc::Alloc;
+#[doc(hidden)]
+pub use budget::__macro_support;
 pub use budget::{
     Baseline, Budget, BudgetExceeded, CallSite, InScope, MeasuredFuture, ScopeHandle, Usage,
     abort_on_alloc, in_current_scope, measure, measure_future, measure_with_spawned_threads,

@@ -40,6 +40,17 @@
 /// #     tokio::runtime::Runtime::new().unwrap().block_on(fetch_allocates_its_reply_only());
 /// # }
 /// ```
+///
+/// A future given as a plain expression would measure building the future, not running it
+/// (none of its code runs inside the scope), so it does not compile; nor does it with
+/// [`assert_no_alloc!`] and [`assert_baseline!`]:
+///
+/// ```compile_fail
+/// # async fn fetch(id: u32) -> String { format!("user {id}") }
+/// # async fn test() {
+/// let reply = allocsite::assert_allocs!(<= 2, fetch(7)); // error: … measured building a future
+/// # }
+/// ```
 #[macro_export]
 macro_rules! assert_allocs {
     (<= $max:expr, async $($body:tt)+) => {
@@ -54,14 +65,12 @@ macro_rules! assert_allocs {
             .run_async(async $($body)+)
             .await
     };
-    (<= $max:expr, $body:expr) => {
-        $crate::Budget::new().max_allocations($max).run(|| $body)
-    };
-    (== $count:expr, $body:expr) => {
-        $crate::Budget::new()
-            .exact_allocations($count)
-            .run(|| $body)
-    };
+    (<= $max:expr, $body:expr) => {{
+        $crate::__not_a_future!($crate::Budget::new().max_allocations($max).run(|| $body))
+    }};
+    (== $count:expr, $body:expr) => {{
+        $crate::__not_a_future!($crate::Budget::new().exact_allocations($count).run(|| $body))
+    }};
 }
 
 /// Asserts that an expression neither allocates nor reallocates on this thread, and
@@ -89,10 +98,10 @@ macro_rules! assert_no_alloc {
             .await
     };
     ($body:expr) => {
-        $crate::Budget::new()
+        $crate::__not_a_future!($crate::Budget::new()
             .max_allocations(0)
             .max_reallocations(0)
-            .run(|| $body)
+            .run(|| $body))
     };
 }
 
@@ -114,12 +123,69 @@ macro_rules! assert_baseline {
             .await
     };
     ($path:expr, $body:expr) => {
-        $crate::Baseline::new(::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join($path))
-            .run(|| $body)
+        $crate::__not_a_future!($crate::Baseline::new(
+            ::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join($path)
+        )
+        .run(|| $body))
     };
     ($path:expr, tolerance_percent = $tolerance:expr, $body:expr) => {
-        $crate::Baseline::new(::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join($path))
-            .tolerance_percent($tolerance)
-            .run(|| $body)
+        $crate::__not_a_future!($crate::Baseline::new(
+            ::std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join($path)
+        )
+        .tolerance_percent($tolerance)
+        .run(|| $body))
     };
+}
+
+/// The value of a measured expression, unless it is a future: then a compile error says
+/// that the scope measured building the future, not running it, and how to measure it.
+/// Not API (used by the assertion macros).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __not_a_future {
+    ($value:expr) => {{
+        let value = $value;
+        #[allow(unused_imports)]
+        use $crate::__macro_support::{MeasuredAFuture as _, NotAFuture as _};
+        // Method resolution picks `MeasuredAFuture` (whose bound fails) only for a future.
+        (&&$crate::__macro_support::Probe(&value)).check_not_a_future();
+        value
+    }};
+}
+
+/// Support for the macros: catching a future given where a value is measured. Not API.
+#[doc(hidden)]
+pub mod __macro_support {
+    use std::future::Future;
+
+    /// Wraps a measured expression's value for the check below.
+    pub struct Probe<'a, T>(pub &'a T);
+
+    /// Never implemented: its message is the compile error of `assert_allocs!(<= 3, f())`
+    /// where `f()` is a future.
+    #[diagnostic::on_unimplemented(
+        message = "this allocation assertion measured building a future, not running it",
+        label = "a future: nothing in it ran inside the scope",
+        note = "in async code give the macro an async block, which it awaits: \
+                `assert_allocs!(<= 3, async {{ f().await }})`, `assert_no_alloc!(async {{ … }})`"
+    )]
+    pub trait AsyncBlockNeeded {}
+
+    /// Chosen by method resolution when the value is a future (see the macros).
+    pub trait MeasuredAFuture {
+        fn check_not_a_future(&self)
+        where
+            Self: AsyncBlockNeeded,
+        {
+        }
+    }
+
+    impl<T: Future> MeasuredAFuture for &Probe<'_, T> {}
+
+    /// Chosen for every other value.
+    pub trait NotAFuture {
+        fn check_not_a_future(&self) {}
+    }
+
+    impl<T> NotAFuture for Probe<'_, T> {}
 }

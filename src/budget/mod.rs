@@ -19,7 +19,7 @@ pub(crate) mod failure;
 pub(crate) mod future;
 pub(crate) mod limits;
 #[macro_use]
-mod macros;
+pub(crate) mod macros;
 pub(crate) mod measure;
 pub(crate) mod sites;
 pub(crate) mod usage;
@@ -27,5 +27,7 @@ pub(crate) mod usage;
 pub use baseline::Baseline;
 pub use future::{InScope, MeasuredFuture, ScopeHandle, in_current_scope, measure_future};
 pub use limits::{Budget, BudgetExceeded};
+#[doc(hidden)]
+pub use macros::__macro_support;
 pub use measure::{abort_on_alloc, measure, measure_with_spawned_threads};
 pub use usage::{CallSite, Usage};
