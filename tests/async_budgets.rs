@@ -509,3 +509,24 @@ async fn the_assertion_macros_await_an_async_block() {
     );
     assert!(message.starts_with(&heading), "{message}");
 }
+
+// The README's example, compiled and run as written there.
+async fn greet(name: &str) -> String {
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    format!("hello, {name}")
+}
+
+#[tokio::test]
+#[cfg_attr(not(feature = "track"), ignore = "needs --features track")]
+async fn greet_allocates_its_reply_only() {
+    let reply = allocsite::assert_allocs!(== 1, async { greet("ada").await });
+    assert_eq!(reply, "hello, ada");
+    allocsite::Budget::new()
+        .max_bytes(64)
+        .no_leaks()
+        .run_async(async { greet("grace").await.len() })
+        .await;
+    let (reply, usage) = allocsite::measure_future(greet("alan")).await.unwrap();
+    assert_eq!((usage.allocations, usage.leaked_blocks), (1, 1)); // `reply` outlives the scope
+    drop(reply);
+}

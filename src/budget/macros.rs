@@ -43,7 +43,7 @@
 ///
 /// A future given as a plain expression would measure building the future, not running it
 /// (none of its code runs inside the scope), so it does not compile; nor does it with
-/// [`assert_no_alloc!`] and [`assert_baseline!`]:
+/// [`assert_no_alloc!`](crate::assert_no_alloc) and [`assert_baseline!`](crate::assert_baseline):
 ///
 /// ```compile_fail
 /// # async fn fetch(id: u32) -> String { format!("user {id}") }
