@@ -19,6 +19,46 @@
 //! }
 //! ```
 //!
+//! Tests get exact, parallel-safe allocation budgets that name the line that broke them:
+//! [`measure`], [`Budget`], [`Baseline`], [`assert_allocs!`], [`assert_no_alloc!`],
+//! [`assert_baseline!`]. Async code too: [`measure_future`] measures a future on any
+//! executor (its scope is entered for each poll, on whichever thread polls it),
+//! [`Budget::run_async`] checks one, and the macros await an `async` block:
+//!
+//! ```
+//! #[global_allocator]
+//! static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+//!
+//! async fn greet(name: &str) -> String {
+//!     tokio::task::yield_now().await;
+//!     format!("hello, {name}")
+//! }
+//!
+//! #[tokio::test(flavor = "multi_thread")]
+//! # async fn unused() {}
+//! async fn greet_allocates_its_reply_only() {
+//!     let reply = allocsite::assert_allocs!(<= 2, async { greet("ada").await });
+//!     assert_eq!(reply, "hello, ada");
+//!     // Tasks it spawns count when they carry its scope.
+//!     let (length, usage) = allocsite::measure_future(async {
+//!         let task = tokio::spawn(allocsite::in_current_scope(greet("grace")));
+//!         task.await.unwrap().len()
+//!     })
+//!     .await
+//!     .unwrap();
+//!     assert_eq!(length, 12);
+//!     assert!(usage.allocations >= 2); // tokio's task and the task's reply
+//! }
+//! # fn main() {
+//! #     if !allocsite::tracking_enabled() { return; }
+//! #     let runtime = tokio::runtime::Runtime::new().unwrap();
+//! #     runtime.block_on(greet_allocates_its_reply_only());
+//! # }
+//! ```
+//!
+//! (`<= 2`: tokio's `yield_now` may allocate its worker's waker list the first time a thread
+//! uses it, inside the poll; see [`measure_future`] for what counts.)
+//!
 //! ARCHITECTURE.md in the repository maps the modules.
 
 #![warn(missing_docs)]
@@ -51,9 +91,11 @@ mod engine;
 mod symbolize;
 
 pub use alloc::Alloc;
+#[doc(hidden)]
+pub use budget::__macro_support;
 pub use budget::{
-    Baseline, Budget, BudgetExceeded, CallSite, Usage, abort_on_alloc, measure,
-    measure_with_spawned_threads,
+    Baseline, Budget, BudgetExceeded, CallSite, InScope, MeasuredFuture, ScopeHandle, Usage,
+    abort_on_alloc, in_current_scope, measure, measure_future, measure_with_spawned_threads,
 };
 pub use error::{Error, INSTALL_LINE};
 pub use profiler::{

@@ -28,3 +28,55 @@ fn budgets_never_pass_silently() {
         allocsite::Error::TrackingDisabled
     );
 }
+
+/// Async budgets too: `measure_future` resolves to the error at its first poll (without
+/// polling the future), and `run_async` panics saying tracking is off.
+#[test]
+fn async_budgets_never_pass_silently() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let polled = std::sync::atomic::AtomicBool::new(false);
+    let measured = runtime.block_on(allocsite::measure_future(async {
+        polled.store(true, std::sync::atomic::Ordering::Relaxed);
+        vec![0u8; 4]
+    }));
+    let outcome = runtime.block_on(async {
+        tokio::spawn(async {
+            allocsite::assert_allocs!(<= 1, async { vec![0u8; 4] }) // the async budget
+        })
+        .await
+    });
+    let line = include_str!("budget_feature_off.rs")
+        .lines()
+        .position(|line| line.ends_with("// the async budget"))
+        .unwrap()
+        + 1;
+    if allocsite::tracking_enabled() {
+        assert_eq!(measured.unwrap().1.allocations, 1);
+        assert_eq!(outcome.unwrap().len(), 4);
+        return;
+    }
+    assert_eq!(measured.unwrap_err(), allocsite::Error::TrackingDisabled);
+    assert!(!polled.load(std::sync::atomic::Ordering::Relaxed));
+    let message = *outcome
+        .unwrap_err()
+        .into_panic()
+        .downcast::<String>()
+        .unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "allocation budget at tests/budget_feature_off.rs:{line}:13 cannot be checked: \
+             allocsite tracking is off"
+        )),
+        "{message}"
+    );
+    // Without a scope to carry, the wrapper runs the future as it is.
+    let handle = allocsite::ScopeHandle::current();
+    assert!(handle.is_none());
+    assert_eq!(
+        runtime.block_on(allocsite::in_current_scope(async { 5 })),
+        5
+    );
+    assert_eq!(handle.run(|| 6), 6);
+}

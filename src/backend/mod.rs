@@ -8,6 +8,7 @@
 //! | `on_alloc`, `on_dealloc`, `on_realloc` | the allocator hooks |
 //! | `stats`, `thread_stats`, `check_installed` | the exact counters |
 //! | `run_scope`, `resolve_stacks` | budget scopes and their stacks, symbolized |
+//! | `open_future_scope`, `FutureScope`, `current_scope`, `enter_scope` | scopes that follow a future across polls and threads |
 //! | `start_profiling`, `finish_profiling` | a profiling session and its outputs |
 //!
 //! - `track.rs` (feature `track`) adapts them to the engine (`crate::engine`): it is the

@@ -74,6 +74,42 @@ pub(crate) fn run_scope<R>(
     Err(Error::TrackingDisabled)
 }
 
+/// A measured future's scope: none can be opened without tracking.
+pub(crate) enum FutureScope {}
+
+pub(crate) fn open_future_scope() -> Result<FutureScope, Error> {
+    Err(Error::TrackingDisabled)
+}
+
+impl FutureScope {
+    pub(crate) fn enter(&self) -> ScopeEntered {
+        match *self {}
+    }
+
+    pub(crate) fn finish(self) -> Usage {
+        match self {}
+    }
+}
+
+/// Entering a scope does nothing without tracking (a guard like the engine's, so callers
+/// read the same either way).
+pub(crate) struct ScopeEntered;
+
+impl Drop for ScopeEntered {
+    #[inline(always)]
+    fn drop(&mut self) {}
+}
+
+#[inline(always)]
+pub(crate) fn current_scope() -> u64 {
+    0
+}
+
+#[inline(always)]
+pub(crate) fn enter_scope(_id: u64) -> ScopeEntered {
+    ScopeEntered
+}
+
 pub(crate) fn resolve_stacks(_stacks: &[SiteStack]) -> Vec<ResolvedStack> {
     Vec::new()
 }

@@ -12,6 +12,7 @@ use crate::engine::fork::{self, ForkHooks};
 use crate::engine::profiling::{self, SessionOptions};
 use crate::engine::scope::run::{ScopeOptions, ScopeSite, run};
 use crate::engine::scope::table::{OnAllocation, ScopeCounts};
+use crate::engine::scope::task::{self, Entered, TaskScope};
 use crate::engine::thread::untracked;
 use crate::error::Error;
 use crate::lock::{SpinGuard, SpinLock};
@@ -35,6 +36,46 @@ pub(crate) fn run_scope<R>(kind: ScopeKind, work: impl FnOnce() -> R) -> Result<
     };
     register_fork_handlers();
     run(options, work, usage)
+}
+
+/// The scope of a measured future (`measure_future`): opened at its first poll, entered for
+/// each poll on whichever thread polls it, finished when the future completes; dropping it
+/// unfinished closes it and discards its figures.
+pub(crate) struct FutureScope(TaskScope);
+
+/// Opens a future's scope inside the calling thread's current scope.
+pub(crate) fn open_future_scope() -> Result<FutureScope, Error> {
+    register_fork_handlers();
+    TaskScope::open().map(FutureScope)
+}
+
+impl FutureScope {
+    /// Enters the scope on the calling thread until the guard drops.
+    #[inline(always)]
+    pub(crate) fn enter(&self) -> ScopeEntered {
+        task::enter(self.0.id())
+    }
+
+    /// Closes the scope (call it not entered) and returns its exact [`Usage`].
+    pub(crate) fn finish(self) -> Usage {
+        self.0.close(usage)
+    }
+}
+
+/// The guard of an entered scope: dropping it puts back the thread's previous scope.
+pub(crate) type ScopeEntered = Entered;
+
+/// The innermost scope open on the calling thread (0: none), to carry into other tasks.
+#[inline(always)]
+pub(crate) fn current_scope() -> u64 {
+    task::current()
+}
+
+/// Enters scope `id` (from [`current_scope`]) on the calling thread
+/// until the guard drops. While the scope is open, the thread's allocations count in it.
+#[inline(always)]
+pub(crate) fn enter_scope(id: u64) -> ScopeEntered {
+    task::enter(id)
 }
 
 /// The public [`Usage`] of a closed scope (built outside every scope, tracked).

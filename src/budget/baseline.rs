@@ -1,9 +1,11 @@
 //! [`Baseline`]: a committed file of expected figures for a scope.
 
+use std::future::Future;
 use std::panic::Location;
 use std::path::PathBuf;
 
 use super::failure::failure_message;
+use super::future::measure_future_or_panic;
 use super::limits::measure_or_panic;
 use super::usage::Usage;
 
@@ -174,5 +176,26 @@ impl Baseline {
             panic!("{}", failure_message(&title, caller, &grew, &usage));
         }
         value
+    }
+
+    /// The async form of [`Baseline::run`]: measures `future` (see
+    /// [`measure_future`](crate::measure_future)) and compares its usage with the baseline
+    /// when it completes.
+    ///
+    /// # Panics
+    ///
+    /// As [`Baseline::run`], when the future completes.
+    #[track_caller]
+    pub fn run_async<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
+        let caller = Location::caller();
+        let baseline = self.clone();
+        async move {
+            let (value, usage) = measure_future_or_panic(caller, future).await;
+            if let Err(grew) = baseline.check(&usage) {
+                let title = format!("allocation baseline {} exceeded", baseline.path.display());
+                panic!("{}", failure_message(&title, caller, &grew, &usage));
+            }
+            value
+        }
     }
 }

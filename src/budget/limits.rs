@@ -1,9 +1,11 @@
 //! [`Budget`]: limits for a measured closure, checked after it ran.
 
 use std::fmt;
+use std::future::Future;
 use std::panic::Location;
 
 use super::failure::failure_message;
+use super::future::measure_future_or_panic;
 use super::measure::measure;
 use super::usage::Usage;
 
@@ -160,6 +162,50 @@ impl Budget {
             panic!("{}", exceeded.report(caller));
         }
         value
+    }
+
+    /// The async form of [`Budget::run`]: measures `future` (see
+    /// [`measure_future`](crate::measure_future): exact on any executor, across threads),
+    /// checks its usage when it completes, and panics with the details if the budget is
+    /// broken. The message names the line that called `run_async`, and its call sites are
+    /// the lines of the future's own code.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// async fn parse(input: &str) -> Vec<String> {
+    ///     input.split(',').map(String::from).collect()
+    /// }
+    ///
+    /// #[tokio::test]
+    /// # async fn unused() {}
+    /// async fn parse_allocates_once_per_field() {
+    ///     let fields = allocsite::Budget::new().max_allocations(4).no_leaks()
+    ///         .run_async(async { parse("a,b,c").await.len() })
+    ///         .await;
+    ///     assert_eq!(fields, 3);
+    /// }
+    /// # fn main() {
+    /// #     if !allocsite::tracking_enabled() { return; }
+    /// #     tokio::runtime::Runtime::new().unwrap().block_on(parse_allocates_once_per_field());
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Budget::run`], when the future completes.
+    #[track_caller]
+    pub fn run_async<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
+        let caller = Location::caller();
+        let budget = self.clone();
+        async move {
+            let (value, usage) = measure_future_or_panic(caller, future).await;
+            if let Err(exceeded) = budget.check(&usage) {
+                panic!("{}", exceeded.report(caller));
+            }
+            value
+        }
     }
 }
 

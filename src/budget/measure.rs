@@ -10,6 +10,9 @@ use crate::error::Error;
 /// scope's peak includes the inner scope's. The inner `Usage` value itself is built outside
 /// every scope, so it is not counted (its later drop inside the outer scope counts as frees).
 ///
+/// For async code use [`measure_future`](crate::measure_future): `measure(|| async { … })`
+/// measures building the future, not running it.
+///
 /// # Errors
 ///
 /// Without running `work`: [`Error::TrackingDisabled`] without the `track` feature,

@@ -18,6 +18,13 @@ pub(crate) fn learn_runtime_entry() {
     if depth > 0 && is_stop(frames[depth - 1]) {
         return; // this thread's entry is already known
     }
+    if depth == MAX_FRAMES {
+        // The stack is deeper than a capture reaches (a task polled deep inside an async
+        // runtime's worker): its entry cannot be learned from here, and captures made below
+        // this point stop at the frame limit anyway. Symbolizing would cost a full parse of
+        // the debug info at every scope opened here, for nothing.
+        return;
+    }
     let _ = Symbolizer::new().frames(&frames[..depth], TrimOptions::default());
     // Give the parsed debug info back now: keeping it through the workload would add its
     // megabytes to the program's peak. The report parses it again at the end.

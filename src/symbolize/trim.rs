@@ -153,10 +153,12 @@ pub(super) fn is_stack_bottom(frame: &Frame) -> bool {
 }
 
 /// Cuts a budget scope's stack at the scope: allocsite's frames that ran the user's closure
-/// (`measure`, `Budget::run`, the scope) and everything below them go, and so do the std
-/// shims between the scope and the closure (`FnOnce::call_once`, `catch_unwind`), so the
-/// user's closure is the root. Stacks without such a frame (other threads of a scope that
-/// spans threads) are kept whole; at least one frame always stays.
+/// (`measure`, `Budget::run`, the scope) or polled the user's future (`MeasuredFuture::poll`,
+/// `InScope::poll`) and everything below them — the executor — go, and so do the std shims
+/// between the scope and the closure or future (`FnOnce::call_once`, `catch_unwind`,
+/// `Pin<P>::poll`), so the user's closure or future is the root. Stacks without such a
+/// frame (other threads of a scope that spans threads) are kept whole; at least one frame
+/// always stays.
 pub(crate) fn trim_scope_root(mut frames: Vec<Frame>) -> Vec<Frame> {
     let classes: Vec<FrameClass> = frames.iter().map(classify).collect();
     let Some(first_other) = classes.iter().position(|c| *c != FrameClass::Allocsite) else {
@@ -178,9 +180,12 @@ pub(crate) fn trim_scope_root(mut frames: Vec<Frame>) -> Vec<Frame> {
     frames
 }
 
-/// std frames that exist only because a scope called the user's closure.
+/// std frames that exist only because a scope called the user's closure or polled the user's
+/// future.
 fn is_scope_glue(function: &str) -> bool {
     is_call_once_shim(function)
+        || (function.starts_with("<core::pin::Pin<")
+            && function.ends_with(" as core::future::future::Future>::poll"))
         || function.starts_with("core::ops::function::")
         || function.starts_with("std::panicking::")
         || function.starts_with("std::panic::catch_unwind")
@@ -377,6 +382,39 @@ mod tests {
         let mut on_top = stack.clone();
         on_top.insert(0, frame("allocsite::alloc::Alloc::alloc", None));
         assert_eq!(trim_scope_root(on_top).len(), 5);
+    }
+
+    #[test]
+    fn a_future_s_stack_ends_at_the_user_s_future_not_in_the_executor() {
+        let stack = vec![
+            frame("alloc::fmt::format", Some("alloc/src/fmt.rs")),
+            frame("app::reply::{{closure}}", Some("tests/app.rs")),
+            frame(
+                "<core::pin::Pin<P> as core::future::future::Future>::poll",
+                Some("core/src/future/future.rs"),
+            ),
+            frame(
+                "<allocsite::budget::future::MeasuredFuture<F> as core::future::future::Future>::poll",
+                Some("allocsite-0.1.0/src/budget/future.rs"),
+            ),
+            frame(
+                "allocsite::budget::limits::Budget::run_async::{{closure}}",
+                Some("allocsite-0.1.0/src/budget/limits.rs"),
+            ),
+            frame(
+                "tokio::runtime::task::core::Core<T,S>::poll::{{closure}}",
+                Some("tokio-1.54.1/src/runtime/task/core.rs"),
+            ),
+            frame(
+                "tokio::runtime::task::harness::poll_future",
+                Some("tokio-1.54.1/src/runtime/task/harness.rs"),
+            ),
+            frame("start_thread", None),
+        ];
+        assert_eq!(
+            functions(&trim_scope_root(stack)),
+            ["alloc::fmt::format", "app::reply::{{closure}}"]
+        );
     }
 
     #[test]

@@ -26,15 +26,9 @@ pub(crate) struct ScopeSite<'a> {
     pub(crate) usage: SiteUsage,
 }
 
-/// Runs `work` inside a new scope. When it returns, `report` turns the scope's exact counts
-/// and its call sites into the caller's result; it runs outside every scope (an enclosing
-/// scope counts what the closure did, not allocsite's report of it). The scope is closed
-/// even if `work` panics.
-pub(crate) fn run<R, U>(
-    options: ScopeOptions,
-    work: impl FnOnce() -> R,
-    report: impl FnOnce(&ScopeCounts, &[ScopeSite<'_>]) -> U,
-) -> Result<(R, U), Error> {
+/// Opens a scope inside the calling thread's current scope (its parent; 0: none) without
+/// entering it: the checks and preparations every scope needs. Returns `(id, parent)`.
+pub(crate) fn open(options: ScopeOptions) -> Result<(u64, u64), Error> {
     check_installed()?;
     let parent = thread_state::with(|thread| thread.scope());
     if options.spanning && parent != 0 {
@@ -49,23 +43,30 @@ pub(crate) fn run<R, U>(
     let Some(id) = untracked(|| SCOPES.lock().open(parent, options.on_allocation)) else {
         return Err(Error::OutOfMemory);
     };
-    let mut guard = Close {
-        id,
-        parent,
-        spanning: options.spanning,
-        closed: None,
-    };
-    if guard.spanning {
-        thread_state::with(|thread| thread.set_spanning(id));
+    Ok((id, parent))
+}
+
+/// Closes scope `id` (`None` if it was not open). The thread's scope is the caller's
+/// business; `outermost` says the scope had no parent.
+pub(crate) fn close(id: u64, outermost: bool) -> Option<ClosedScope> {
+    let closed = untracked(|| SCOPES.lock().close(id));
+    if outermost {
+        // The outermost scope closed: if nothing recorded is live any more, frees can skip
+        // the filter again.
+        untracked(live::reset_if_empty);
     }
-    thread_state::with(|thread| thread.set_scope(id));
-    let value = work();
-    guard.close();
+    closed
+}
+
+/// Turns a closed scope's exact counts and call sites into the caller's report. `report`
+/// runs outside every scope on this thread (an enclosing scope counts what the work did,
+/// not allocsite's report of it); the thread's scope is `restore` afterwards.
+pub(crate) fn report_closed<U>(
+    closed: &ClosedScope,
+    restore: u64,
+    report: impl FnOnce(&ScopeCounts, &[ScopeSite<'_>]) -> U,
+) -> U {
     thread_state::with(|thread| thread.set_scope(0));
-    let closed = guard
-        .closed
-        .as_ref()
-        .expect("a scope is open until closed here");
     // Copy the stacks out of the site table untracked, build the report tracked, then free
     // the untracked copies untracked.
     let stacks: Vec<(Box<[usize]>, SiteUsage)> = untracked(|| {
@@ -86,7 +87,36 @@ pub(crate) fn run<R, U>(
     let result = report(&closed.counts, &sites);
     untracked(|| drop(sites));
     untracked(|| drop(stacks));
-    thread_state::with(|thread| thread.set_scope(parent));
+    thread_state::with(|thread| thread.set_scope(restore));
+    result
+}
+
+/// Runs `work` inside a new scope. When it returns, `report` turns the scope's exact counts
+/// and its call sites into the caller's result (see [`report_closed`]). The scope is closed
+/// even if `work` panics.
+pub(crate) fn run<R, U>(
+    options: ScopeOptions,
+    work: impl FnOnce() -> R,
+    report: impl FnOnce(&ScopeCounts, &[ScopeSite<'_>]) -> U,
+) -> Result<(R, U), Error> {
+    let (id, parent) = open(options)?;
+    let mut guard = Close {
+        id,
+        parent,
+        spanning: options.spanning,
+        closed: None,
+    };
+    if guard.spanning {
+        thread_state::with(|thread| thread.set_spanning(id));
+    }
+    thread_state::with(|thread| thread.set_scope(id));
+    let value = work();
+    guard.close();
+    let closed = guard
+        .closed
+        .as_ref()
+        .expect("a scope is open until closed here");
+    let result = report_closed(closed, parent, report);
     Ok((value, result))
 }
 
@@ -104,13 +134,7 @@ impl Close {
             thread_state::with(|thread| thread.set_spanning(0));
         }
         thread_state::with(|thread| thread.set_scope(self.parent));
-        let id = self.id;
-        self.closed = untracked(|| SCOPES.lock().close(id));
-        if self.parent == 0 {
-            // The outermost scope on this thread closed: if nothing recorded is live any
-            // more, frees can skip the filter again.
-            untracked(live::reset_if_empty);
-        }
+        self.closed = close(self.id, self.parent == 0);
     }
 }
 
