@@ -11,8 +11,12 @@ use crate::error::Error;
 pub enum SnapshotFormat {
     /// DHAT JSON (`dhatFileVersion` 2), as the profiler writes at the end.
     Dhat,
-    /// pprof: gzip-compressed `profile.proto` with Go's heap sample types.
+    /// pprof: gzip-compressed `profile.proto` with Go's heap sample types, opening on
+    /// `alloc_space` (everything allocated so far), as Go's `/debug/pprof/allocs` does.
     Pprof,
+    /// The same pprof profile opening on `inuse_space` (what is live now), as Go's
+    /// `/debug/pprof/heap` does.
+    PprofHeap,
 }
 
 /// The running profile's figures so far, as if it ended now, without stopping it: totals
