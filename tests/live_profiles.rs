@@ -379,6 +379,67 @@ fn signal_child() {
     }
 }
 
+/// A child forked while the parent's dump thread runs has no such thread: a profile it
+/// starts with dumps gets a dump thread of its own (and the child's files its own pid); the
+/// parent's dumps go on.
+fn forked_child_dumps() {
+    let dir = scratch("fork");
+    let parent = std::process::id();
+    let parent_dump = |n: u32| dir.join(format!("parent.{parent}.{n:04}.json"));
+    let profiler = Profiler::builder()
+        .sample_bytes(1)
+        .output(dir.join("parent.json"))
+        .dump_every(Duration::from_millis(100))
+        .summary(false)
+        .start()
+        .unwrap();
+    wait_for(&parent_dump(1));
+    // SAFETY: the child allocates through glibc's malloc, which is fork-safe, and allocsite's
+    // locks were taken around the fork by its handlers; it ends with `_exit`.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        let code = std::panic::catch_unwind(|| {
+            let me = std::process::id();
+            let own = Profiler::builder()
+                .sample_bytes(1)
+                .output(dir.join("child.json"))
+                .dump_every(Duration::from_millis(50))
+                .summary(false)
+                .start()
+                .unwrap();
+            black_box(build_index(100));
+            let first = dir.join(format!("child.{me}.0001.json"));
+            let start = Instant::now();
+            while !first.exists() && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            own.finish().unwrap();
+            i32::from(!first.exists())
+        })
+        .unwrap_or(2);
+        // SAFETY: ends the child without running the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked child's profile wrote no dump (status {status:#x})"
+    );
+    let after_fork = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            name.to_string_lossy()
+                .starts_with(&format!("parent.{parent}."))
+        })
+        .count() as u32;
+    wait_for(&parent_dump(after_fork + 1));
+    profiler.finish().unwrap();
+    println!("forked_child_dumps: ok");
+}
+
 /// Signals that cannot trigger dumps are refused at start, with a message that says what
 /// to use; nothing is left running.
 fn refused_signals() {
@@ -430,5 +491,6 @@ fn main() {
     sampled_snapshot(go);
     interval_dumps(go);
     signal_dumps(go);
+    forked_child_dumps();
     refused_signals();
 }

@@ -131,6 +131,11 @@ pub(crate) fn start(
     hooks: DumpHooks,
 ) -> Result<(), i32> {
     let mut running = RUNNING.lock();
+    if let Some(stale) = running.take_if(|running| running.pid != std::process::id()) {
+        // Inherited through `fork` from a parent whose profile had dumps: that thread does
+        // not exist here.
+        forget_in_child(stale);
+    }
     if running.is_some() {
         return Ok(());
     }
@@ -204,20 +209,30 @@ pub(crate) fn stop() {
     let Some(running) = RUNNING.lock().take() else {
         return;
     };
-    if let Some((signal, previous)) = &running.signal {
-        // SAFETY: restores the action `start` saved for this signal.
-        unsafe { libc::sigaction(*signal, previous, std::ptr::null_mut()) };
-    }
     if running.pid != std::process::id() {
-        // A forked child: the thread exists only in the parent; joining it would wait forever.
-        std::mem::forget(running.thread);
-        return;
+        return forget_in_child(running);
     }
+    restore_signal(&running);
     STOP.store(true, SeqCst);
     wake();
     let _ = running.thread.join();
     STOP.store(false, SeqCst);
     SIGNALLED.store(false, SeqCst);
+}
+
+/// Gives the dump signal back the action it had before `start`.
+fn restore_signal(running: &Running) {
+    if let Some((signal, previous)) = &running.signal {
+        // SAFETY: restores the action `start` saved for this signal.
+        unsafe { libc::sigaction(*signal, previous, std::ptr::null_mut()) };
+    }
+}
+
+/// In a forked child: the parent's dump thread does not exist here (joining it would wait
+/// forever); give the signal back its previous action and forget the handle.
+fn forget_in_child(running: Running) {
+    restore_signal(&running);
+    std::mem::forget(running.thread);
 }
 
 /// For `fork`: takes the lock and keeps it.
