@@ -167,6 +167,37 @@ impl ProfilerBuilder {
     /// ([`crate::Error::BadDumpSignal`]); when the profile ends the signal gets back its
     /// previous action. `ALLOCSITE_DUMP_SIGNAL` overrides this (`USR1`, `SIGUSR2`, `HUP`, a
     /// number, or empty for none).
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// # fn main() {
+    /// let dir = std::env::temp_dir().join(format!("allocsite-signal-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let profiler = allocsite::Profiler::builder()
+    ///     .output(dir.join("profile.json"))
+    ///     .pprof(dir.join("heap.pb.gz"))
+    ///     .dump_on_signal(libc::SIGUSR1)
+    ///     .summary(false)
+    ///     .start()
+    ///     .unwrap();
+    /// let kept: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    /// if allocsite::tracking_enabled() {
+    ///     // What `kill -USR1 <pid>` does from outside.
+    ///     // SAFETY: SIGUSR1 now has allocsite's handler, which only wakes its dump thread.
+    ///     unsafe { libc::raise(libc::SIGUSR1) };
+    ///     let pid = std::process::id();
+    ///     let dump = dir.join(format!("heap.{pid}.0001.pb.gz"));
+    ///     while !dump.exists() {
+    ///         std::thread::sleep(std::time::Duration::from_millis(5));
+    ///     }
+    ///     assert!(dir.join(format!("profile.{pid}.0001.json")).exists());
+    /// }
+    /// drop(kept);
+    /// drop(profiler);
+    /// # }
+    /// ```
     pub fn dump_on_signal(mut self, signal: i32) -> Self {
         self.dumps.signal = Some(DumpSignal::Number(signal));
         self
@@ -176,6 +207,34 @@ impl ProfilerBuilder {
     /// dump; zero: no interval dumps), as [`ProfilerBuilder::dump_on_signal`] does, but
     /// silently unless a file cannot be written (said once per output and reason).
     /// `ALLOCSITE_DUMP_INTERVAL` overrides this (`60`, `60s`, `500ms`, `5m`, `1h`, `0`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// # fn main() {
+    /// let dir = std::env::temp_dir().join(format!("allocsite-every-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let profiler = allocsite::Profiler::builder()
+    ///     .no_json()
+    ///     .pprof(dir.join("heap.pb.gz"))
+    ///     .dump_every(Duration::from_millis(20))
+    ///     .summary(false)
+    ///     .start()
+    ///     .unwrap();
+    /// let kept: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    /// if allocsite::tracking_enabled() {
+    ///     let second = dir.join(format!("heap.{}.0002.pb.gz", std::process::id()));
+    ///     while !second.exists() {
+    ///         std::thread::sleep(Duration::from_millis(5));
+    ///     }
+    /// }
+    /// drop(kept);
+    /// drop(profiler);
+    /// # }
+    /// ```
     pub fn dump_every(mut self, interval: Duration) -> Self {
         self.dumps.every = (!interval.is_zero()).then_some(interval);
         self
