@@ -297,6 +297,19 @@ fn take_live() -> Result<(FinishedSession, ProfilerBuilder, String), Error> {
     }
 }
 
+/// Sums the running profile's figures as a snapshot does and drops them without rendering;
+/// false if no profile runs. For `benches/snapshot.rs`, which times the part of a snapshot
+/// that takes the engine's locks.
+pub(crate) fn snapshot_figures() -> bool {
+    match take_live() {
+        Ok(live) => {
+            untracked(|| drop(live));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// pprof options of a live profile (call untracked): stamped with the time it was taken,
 /// as Go stamps its heap profiles, without the moving `bytes` label (see
 /// [`PprofOptions::block_size_label`]), opening on `default_sample_type` (`None`:
