@@ -224,7 +224,9 @@ fn sampled_snapshot(go: Option<&Path>) {
 
 /// Dumps every 150 ms: numbered files, each JSON/pprof pair with the same figures, growing;
 /// the dump thread's own allocations are not counted (this thread sleeps meanwhile, and the
-/// process's allocation count does not move); after `finish` no dump follows.
+/// process's allocation count does not move), nor is anything allocsite allocates to start
+/// it (the final profile, untrimmed, has no frame of allocsite's profiler or backend); after
+/// `finish` no dump follows.
 fn interval_dumps(go: Option<&Path>) {
     let dir = scratch("interval");
     let pid = std::process::id();
@@ -235,6 +237,7 @@ fn interval_dumps(go: Option<&Path>) {
         .output(dir.join("dump.json"))
         .pprof(dir.join("dump.pb.gz"))
         .dump_every(Duration::from_millis(150))
+        .trim_top(false)
         .summary(false)
         .start()
         .unwrap();
@@ -252,8 +255,14 @@ fn interval_dumps(go: Option<&Path>) {
         dumps,
         "a dump after finish"
     );
-    assert!(!dir.join("dump.json").exists() || dumps > 0);
     drop(kept);
+    let last = read_dhat(&dir.join("dump.json"));
+    for frame in &last.frames {
+        assert!(
+            !frame.contains("allocsite::backend::") && !frame.contains("allocsite::profiler::"),
+            "allocsite's own allocation was recorded: {frame}"
+        );
+    }
     assert_eq!(
         (after.allocations, after.bytes_allocated),
         (before.allocations, before.bytes_allocated),

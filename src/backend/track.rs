@@ -133,6 +133,13 @@ pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
     check_installed()?;
     register_fork_handlers();
     let dump_signal = config.dumps.signal.map(dumper::resolve).transpose()?;
+    // What the dump thread needs, copied untracked (and dropped untracked by `start_dumps`).
+    let dumps = untracked(|| {
+        config
+            .dumps
+            .is_on()
+            .then(|| (config.dumps.clone(), config.outputs.targets()))
+    });
     let mut active = active();
     if active.is_some() {
         return Err(Error::AlreadyRunning);
@@ -148,27 +155,30 @@ pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()
         .and_then(|since| i64::try_from(since.as_nanos()).ok());
-    let dumps = config.dumps.is_on().then(|| config.dumps.clone());
-    let targets = config.outputs.targets();
     *active = Some(Active {
         config,
         command,
         started,
     });
     drop(active);
-    if let Some(dumps) = dumps {
-        start_dumps(&dumps, dump_signal, &targets);
+    if let Some((dumps, targets)) = dumps {
+        untracked(move || start_dumps(&dumps, dump_signal, &targets));
     }
     Ok(())
 }
 
 /// Starts the dump thread and says where the dumps go (or why there will be none). A
-/// failure leaves the profile running without dumps.
+/// failure leaves the profile running without dumps. Runs untracked (the session has
+/// started: nothing of ours may be counted); writes to the standard error directly, not
+/// through `eprintln!`, whose capture by a test harness would grow a buffer the harness
+/// frees tracked.
 fn start_dumps(
     dumps: &crate::profiler::dump::DumpSettings,
     signal: Option<i32>,
     targets: &[(std::path::PathBuf, Output)],
 ) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
     let when: Vec<String> = signal
         .map(|signal| format!("on {}", dumper::signal_name(signal)))
         .into_iter()
@@ -176,7 +186,8 @@ fn start_dumps(
         .collect();
     let when = when.join(" and ");
     if targets.is_empty() {
-        eprintln!(
+        let _ = writeln!(
+            stderr,
             "allocsite: no dumps {when}: the profile writes no file (set ALLOCSITE_OUTPUT or \
              ALLOCSITE_PPROF)"
         );
@@ -186,23 +197,25 @@ fn start_dumps(
         enter_thread: enter_dump_thread,
         dump: dump_now,
     };
-    match untracked(|| dumper::start(dumps, signal, hooks)) {
+    let _ = match dumper::start(dumps, signal, hooks) {
         Ok(()) => {
             let pid = std::process::id();
             let files: Vec<String> = targets
                 .iter()
                 .map(|(path, _)| numbered(path, pid, 1).display().to_string())
                 .collect();
-            eprintln!(
+            writeln!(
+                stderr,
                 "allocsite: dumping the running profile {when} (pid {pid}) to {}, numbered from 0001",
                 files.join(", ")
-            );
+            )
         }
-        Err(errno) => eprintln!(
+        Err(errno) => writeln!(
+            stderr,
             "allocsite: could not start the dump thread ({}); the profile runs without dumps",
             std::io::Error::from_raw_os_error(errno)
         ),
-    }
+    };
 }
 
 /// The dump thread's first act: hold the reentrancy guard for the rest of its life, so

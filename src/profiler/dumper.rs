@@ -19,9 +19,9 @@
 //!   action it had before (default or ignored).
 //! - **The pipe is made once and never closed**, so a handler running on another thread
 //!   while a profile ends can never write into a reused descriptor.
-//! - **fork**: the child has no dump thread. `stop` in the child restores the signal and
-//!   forgets the parent's thread instead of joining it; the lock here is taken around
-//!   `fork` (`lock_for_fork`).
+//! - **fork**: the child has no dump thread. In the child, `stop`, and `start` of a profile
+//!   the child begins, restore the signal and forget the parent's thread instead of joining
+//!   it; the lock here is taken around `fork` (`lock_for_fork`).
 
 use std::io::Write;
 use std::path::PathBuf;
