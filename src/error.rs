@@ -44,6 +44,14 @@ pub enum Error {
     NestedSpanningScope,
     /// The kernel refused the memory allocsite needed for its own tables.
     OutOfMemory,
+    /// The signal configured for profile dumps cannot be used
+    /// ([`crate::ProfilerBuilder::dump_on_signal`], `ALLOCSITE_DUMP_SIGNAL`).
+    BadDumpSignal {
+        /// The signal's number.
+        signal: i32,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -85,6 +93,12 @@ impl fmt::Display for Error {
                 f,
                 "allocsite could not map memory for its tables (the system is out of memory); \
                  nothing was measured"
+            ),
+            Error::BadDumpSignal { signal, reason } => write!(
+                f,
+                "signal {signal} cannot trigger allocsite's profile dumps: {reason}. Use \
+                 SIGUSR1 or SIGUSR2 (`.dump_on_signal(libc::SIGUSR1)`, or \
+                 ALLOCSITE_DUMP_SIGNAL=USR1), or no dump signal (ALLOCSITE_DUMP_SIGNAL=)"
             ),
             Error::NestedSpanningScope => write!(
                 f,

@@ -114,6 +114,7 @@ pub use capture::unwinder::Unwinder;
 #[doc(hidden)]
 pub mod __bench {
     pub use crate::capture::bench::*;
+    pub use crate::profiler::snapshot::bench::*;
     pub use crate::symbolize::bench::*;
 }
 

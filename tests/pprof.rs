@@ -7,47 +7,20 @@
 //! functions it names must be the program's, `-traces -lines` must show file:line, `-raw` and
 //! `-diff_base` must work.
 //!
-//! Needs Go (`apt-get install -y golang-go`). Without it these tests fail and say so, unless
-//! `ALLOCSITE_SKIP_GO=1`, which skips the `go tool pprof` checks (and prints that it did).
+//! Needs Go (`apt-get install -y golang-go`); see `go_pprof/mod.rs` (`ALLOCSITE_SKIP_GO=1`).
+
+mod go_pprof;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use allocsite::report::dhat::DhatFile;
 use allocsite::report::pprof::{PprofOptions, write_pprof};
+use go_pprof::{
+    assert_contains, check_heap_totals, check_totals, go, pprof, read_dhat, skipped, top_names,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/viewer/tests/fixtures");
-
-/// The `go` binary, or `None` if `ALLOCSITE_SKIP_GO=1` says to skip. Panics, saying how to
-/// install Go, if it is missing.
-fn go() -> Option<&'static Path> {
-    static GO: OnceLock<Option<PathBuf>> = OnceLock::new();
-    GO.get_or_init(|| {
-        if std::env::var_os("ALLOCSITE_SKIP_GO").is_some_and(|v| v == "1") {
-            return None;
-        }
-        let found = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-            .map(|dir| dir.join("go"))
-            .find(|go| go.is_file());
-        match found {
-            Some(go) => Some(go),
-            None => panic!(
-                "`go` was not found on PATH: these tests read the pprof files with \
-                 `go tool pprof`, the reference client. Install Go (`apt-get install -y \
-                 golang-go` on Debian and Ubuntu, or from go.dev), or set \
-                 ALLOCSITE_SKIP_GO=1 to skip the `go tool pprof` checks."
-            ),
-        }
-    })
-    .as_deref()
-}
-
-fn skipped(test: &str) {
-    eprintln!("{test}: SKIPPED the `go tool pprof` checks (ALLOCSITE_SKIP_GO=1)");
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -55,12 +28,6 @@ fn scratch(name: &str) -> PathBuf {
         .join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn read_dhat(path: &Path) -> DhatFile {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Writes `file` as pprof into `dir/name.pb.gz`.
@@ -71,104 +38,6 @@ fn write(file: &DhatFile, dir: &Path, name: &str) -> PathBuf {
     assert_eq!(&out[..2], &[0x1f, 0x8b], "gzip magic");
     std::fs::write(&path, out).unwrap();
     path
-}
-
-/// `go tool pprof ARGS PROFILE`'s standard output; panics with its error output on failure.
-fn pprof(go: &Path, args: &[&str], profile: &Path) -> String {
-    let mut command = Command::new(go);
-    command.arg("tool").arg("pprof").args(args).arg(profile);
-    // Nothing is fetched or saved, but give pprof a place of its own just in case.
-    let home = profile.parent().unwrap();
-    command.env("PPROF_TMPDIR", home);
-    if std::env::var_os("HOME").is_none() {
-        command.env("HOME", home);
-    }
-    let output = command.output().expect("running go tool pprof");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "go tool pprof {args:?} {} failed ({}):\n{stderr}\n{stdout}",
-        profile.display(),
-        output.status
-    );
-    stdout
-}
-
-/// N of "… of N total" in `-top` output, without its unit suffix (`B`, `units`).
-fn top_total(top: &str) -> f64 {
-    let line = top
-        .lines()
-        .find(|line| line.starts_with("Showing nodes accounting for"))
-        .unwrap_or_else(|| panic!("no total in:\n{top}"));
-    let total = line
-        .rsplit_once(" of ")
-        .and_then(|(_, rest)| rest.strip_suffix(" total"))
-        .unwrap_or_else(|| panic!("no total in {line:?}"));
-    let number = total.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    number
-        .parse()
-        .unwrap_or_else(|e| panic!("total {total:?} in {line:?}: {e}"))
-}
-
-/// `go tool pprof -top` totals of each sample type equal the DHAT file's sums.
-fn check_totals(go: &Path, file: &DhatFile, profile: &Path, types: &[(&str, f64)]) {
-    for &(sample_type, expected) in types {
-        let index = format!("-sample_index={sample_type}");
-        let top = pprof(go, &["-top", &index, "-unit=B"], profile);
-        assert_eq!(
-            top_total(&top),
-            expected,
-            "{sample_type} of {} ({}):\n{top}",
-            profile.display(),
-            file.command
-        );
-    }
-}
-
-fn sum(file: &DhatFile, figure: impl Fn(&allocsite::report::dhat::ProgramPoint) -> f64) -> f64 {
-    file.program_points.iter().map(figure).sum()
-}
-
-/// All four heap totals.
-fn check_heap_totals(go: &Path, file: &DhatFile, profile: &Path) {
-    check_totals(
-        go,
-        file,
-        profile,
-        &[
-            ("alloc_space", file.total_bytes()),
-            ("alloc_objects", file.total_blocks()),
-            ("inuse_space", sum(file, |p| p.end_bytes.unwrap())),
-            ("inuse_objects", sum(file, |p| p.end_blocks.unwrap())),
-        ],
-    );
-}
-
-/// The function names `go tool pprof -top` lists.
-fn top_names(top: &str) -> Vec<String> {
-    top.lines()
-        .skip_while(|line| !line.trim_start().starts_with("flat"))
-        .skip(1)
-        .filter_map(|line| {
-            // flat flat% sum% cum cum% NAME…
-            let name = line
-                .split_whitespace()
-                .skip(5)
-                .collect::<Vec<_>>()
-                .join(" ");
-            (!name.is_empty()).then(|| name.trim_end_matches(" (inline)").to_owned())
-        })
-        .collect()
-}
-
-fn assert_contains(haystack: &str, needles: &[&str], what: &str) {
-    for needle in needles {
-        assert!(
-            haystack.contains(needle),
-            "{what} lacks {needle:?}:\n{haystack}"
-        );
-    }
 }
 
 #[test]
@@ -303,9 +172,11 @@ fn valgrind_heap_copy_and_ad_hoc_profiles() {
 }
 
 /// Runs allocsite's example `profile` (the README's main job) with `ALLOCSITE_*` variables,
-/// writing its DHAT file into `dir`.
+/// writing its DHAT file and the profiler's own pprof output (`ALLOCSITE_PPROF`,
+/// `dir/name.profiler.pb.gz`) into `dir`.
 fn run_example(dir: &Path, name: &str, sample_bytes: Option<&str>) -> DhatFile {
     let output = dir.join(format!("{name}.json"));
+    let _ = std::fs::remove_file(dir.join(format!("{name}.profiler.pb.gz")));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -315,6 +186,10 @@ fn run_example(dir: &Path, name: &str, sample_bytes: Option<&str>) -> DhatFile {
         .env("ALLOCSITE_OUTPUT", &output)
         .env("ALLOCSITE_HTML", "")
         .env("ALLOCSITE_FOLDED", "")
+        .env(
+            "ALLOCSITE_PPROF",
+            dir.join(format!("{name}.profiler.pb.gz")),
+        )
         .env("ALLOCSITE_SUMMARY", "0")
         .env_remove("ALLOCSITE_SAMPLE_BYTES")
         .current_dir(dir);
@@ -351,6 +226,11 @@ fn allocsite_profiles_exact_and_sampled() {
     check_heap_totals(go, &exact, &exact_profile);
     // Sampled: the same Horvitz–Thompson estimates as the DHAT file.
     check_heap_totals(go, &sampled, &sampled_profile);
+    // The profiler's own pprof output (`ALLOCSITE_PPROF`) holds the same figures as the
+    // DHAT file of the same run.
+    for (file, name) in [(&exact, "exact"), (&sampled, "sampled")] {
+        check_heap_totals(go, file, &dir.join(format!("{name}.profiler.pb.gz")));
+    }
 
     let user = [
         "profile::generate_log",

@@ -10,6 +10,7 @@ pub(crate) use crate::engine::stats::{check_installed, stats, thread_stats};
 use crate::budget::usage::{ResolvedStack, ScopeKind, SiteStack, Usage};
 use crate::engine::fork::{self, ForkHooks};
 use crate::engine::profiling::{self, SessionOptions};
+use crate::engine::recorder::session::FinishedSession;
 use crate::engine::scope::run::{ScopeOptions, ScopeSite, run};
 use crate::engine::scope::table::{OnAllocation, ScopeCounts};
 use crate::engine::scope::task::{self, Entered, TaskScope};
@@ -17,10 +18,13 @@ use crate::engine::thread::untracked;
 use crate::error::Error;
 use crate::lock::{SpinGuard, SpinLock};
 use crate::profiler::builder::ProfilerBuilder;
-use crate::profiler::finish::{ProfileReport, render, write_outputs};
+use crate::profiler::dump::numbered;
+use crate::profiler::dumper::{self, DumpHooks, DumpOutcome};
+use crate::profiler::finish::{ProfileReport, render, write_dump, write_outputs};
 use crate::profiler::process::pprof_options;
 use crate::profiler::snapshot::SnapshotFormat;
 use crate::report::output::Output;
+use crate::report::pprof::PprofOptions;
 use crate::symbolize::frame::Frame;
 use crate::symbolize::resolve::Symbolizer;
 use crate::symbolize::trim::{TrimOptions, trim_scope_root};
@@ -140,17 +144,26 @@ fn active() -> SpinGuard<'static, Option<Active>> {
     ACTIVE.lock()
 }
 
-/// Registers the `fork` handlers (once): the engine's locks, and this file's `ACTIVE`, which
+/// Registers the `fork` handlers (once): the engine's locks, this file's `ACTIVE`, which
 /// a forked child empties (the parent's profile is not the child's to write, and the child
-/// may start its own).
+/// may start its own), and the dump thread's lock.
 fn register_fork_handlers() {
     fork::register(ForkHooks {
-        prepare: || ACTIVE.lock_and_hold(),
+        prepare: || {
+            ACTIVE.lock_and_hold();
+            dumper::lock_for_fork();
+        },
         // SAFETY: taken by `prepare` on this thread just before the fork.
-        parent: || unsafe { ACTIVE.release_held() },
+        parent: || unsafe {
+            dumper::unlock_after_fork();
+            ACTIVE.release_held();
+        },
         child: || {
             // SAFETY: as above.
-            unsafe { ACTIVE.release_held() };
+            unsafe {
+                dumper::unlock_after_fork();
+                ACTIVE.release_held();
+            }
             *ACTIVE.lock() = None;
         },
     });
@@ -160,6 +173,14 @@ fn register_fork_handlers() {
 pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
     check_installed()?;
     register_fork_handlers();
+    let dump_signal = config.dumps.signal.map(dumper::resolve).transpose()?;
+    // What the dump thread needs, copied untracked (and dropped untracked by `start_dumps`).
+    let dumps = untracked(|| {
+        config
+            .dumps
+            .is_on()
+            .then(|| (config.dumps.clone(), config.outputs.targets()))
+    });
     let mut active = active();
     if active.is_some() {
         return Err(Error::AlreadyRunning);
@@ -180,12 +201,95 @@ pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
         command,
         started,
     });
+    drop(active);
+    if let Some((dumps, targets)) = dumps {
+        untracked(move || start_dumps(&dumps, dump_signal, &targets));
+    }
     Ok(())
+}
+
+/// Starts the dump thread and says where the dumps go (or why there will be none). A
+/// failure leaves the profile running without dumps. Runs untracked (the session has
+/// started: nothing of ours may be counted); writes to the standard error directly, not
+/// through `eprintln!`, whose capture by a test harness would grow a buffer the harness
+/// frees tracked.
+fn start_dumps(
+    dumps: &crate::profiler::dump::DumpSettings,
+    signal: Option<i32>,
+    targets: &[(std::path::PathBuf, Output)],
+) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let when: Vec<String> = signal
+        .map(|signal| format!("on {}", dumper::signal_name(signal)))
+        .into_iter()
+        .chain(dumps.every.map(|every| format!("every {every:?}")))
+        .collect();
+    let when = when.join(" and ");
+    if targets.is_empty() {
+        let _ = writeln!(
+            stderr,
+            "allocsite: no dumps {when}: the profile writes no file (set ALLOCSITE_OUTPUT or \
+             ALLOCSITE_PPROF)"
+        );
+        return;
+    }
+    let hooks = DumpHooks {
+        enter_thread: enter_dump_thread,
+        dump: dump_now,
+    };
+    let _ = match dumper::start(dumps, signal, hooks) {
+        Ok(()) => {
+            let pid = std::process::id();
+            let files: Vec<String> = targets
+                .iter()
+                .map(|(path, _)| numbered(path, pid, 1).display().to_string())
+                .collect();
+            writeln!(
+                stderr,
+                "allocsite: dumping the running profile {when} (pid {pid}) to {}, numbered from 0001",
+                files.join(", ")
+            )
+        }
+        Err(errno) => writeln!(
+            stderr,
+            "allocsite: could not start the dump thread ({}); the profile runs without dumps",
+            std::io::Error::from_raw_os_error(errno)
+        ),
+    };
+}
+
+/// The dump thread's first act: hold the reentrancy guard for the rest of its life, so
+/// nothing it allocates (up to its thread-local destructors) is counted as the program's.
+fn enter_dump_thread() {
+    crate::engine::thread::with(|thread| thread.set_busy(true));
+}
+
+/// Takes dump number `sequence` (on the dump thread, untracked): every configured output,
+/// numbered (`profiler/dump.rs`).
+fn dump_now(sequence: u64) -> Result<DumpOutcome, Error> {
+    let (finished, config, command) = take_live()?;
+    let pid = std::process::id();
+    let targets: Vec<(std::path::PathBuf, Output)> = config
+        .outputs
+        .targets()
+        .into_iter()
+        .map(|(path, output)| (numbered(&path, pid, sequence), output))
+        .collect();
+    let pprof = live_pprof_options(None);
+    let failures = write_dump(finished, &config, &command, pid, &pprof, &targets);
+    Ok(targets
+        .into_iter()
+        .map(|(path, _)| path)
+        .zip(failures)
+        .collect())
 }
 
 /// Ends the running session and writes its outputs; an empty report if none is running
 /// (or in a forked child, whose report belongs to the parent).
 pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
+    // First the dump thread (it may be waiting for `ACTIVE`), then the session.
+    untracked(dumper::stop);
     let Some(active) = active().take() else {
         return Ok(ProfileReport::default());
     };
@@ -199,7 +303,6 @@ pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
         &active.command,
         std::process::id(),
         &pprof,
-        false,
     );
     untracked(|| drop(pprof));
     report
@@ -207,28 +310,74 @@ pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
 
 /// The running profile's current figures in `format`, without stopping it.
 pub(crate) fn snapshot(format: SnapshotFormat) -> Result<Vec<u8>, Error> {
-    let active = active();
-    let Some(active) = active.as_ref() else {
-        return Err(Error::NotProfiling);
-    };
-    let Some(finished) = profiling::snapshot() else {
-        return Err(Error::NotProfiling);
-    };
-    let output = match format {
-        SnapshotFormat::Dhat => Output::Dhat,
-        SnapshotFormat::Pprof => Output::Pprof,
-    };
-    let pprof = untracked(|| pprof_options(active.started));
+    let (finished, config, command) = take_live()?;
+    let (output, pprof) = untracked(|| match format {
+        SnapshotFormat::Dhat => (Output::Dhat, live_pprof_options(None)),
+        SnapshotFormat::Pprof => (Output::Pprof, live_pprof_options(None)),
+        SnapshotFormat::PprofHeap => (Output::Pprof, live_pprof_options(Some("inuse_space"))),
+    });
     let bytes = render(
         finished,
-        &active.config,
-        &active.command,
+        &config,
+        &command,
         std::process::id(),
         &pprof,
         output,
     );
-    untracked(|| drop(pprof));
+    untracked(|| drop((config, command, pprof)));
     bytes
+}
+
+/// The running session's figures so far, with copies of its configuration and command
+/// (all three allocated untracked: drop them untracked). `ACTIVE` is held only to copy the
+/// configuration, never while the engine's locks are taken; a profile that ends meanwhile
+/// gives [`Error::NotProfiling`].
+fn take_live() -> Result<(FinishedSession, ProfilerBuilder, String), Error> {
+    let copied = {
+        let active = active();
+        active
+            .as_ref()
+            .map(|active| untracked(|| (active.config.clone(), active.command.clone())))
+    };
+    let Some((config, command)) = copied else {
+        return Err(Error::NotProfiling);
+    };
+    match profiling::snapshot() {
+        Some(finished) => Ok((finished, config, command)),
+        None => {
+            untracked(|| drop((config, command)));
+            Err(Error::NotProfiling)
+        }
+    }
+}
+
+/// Sums the running profile's figures as a snapshot does and drops them without rendering;
+/// false if no profile runs. For `benches/snapshot.rs`, which times the part of a snapshot
+/// that takes the engine's locks.
+pub(crate) fn snapshot_figures() -> bool {
+    match take_live() {
+        Ok(live) => {
+            untracked(|| drop(live));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// pprof options of a live profile (call untracked): stamped with the time it was taken,
+/// as Go stamps its heap profiles, without the moving `bytes` label (see
+/// [`PprofOptions::block_size_label`]), opening on `default_sample_type` (`None`:
+/// `alloc_space`).
+fn live_pprof_options(default_sample_type: Option<&str>) -> PprofOptions {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|since| i64::try_from(since.as_nanos()).ok());
+    PprofOptions {
+        default_sample_type: default_sample_type.map(str::to_owned),
+        block_size_label: false,
+        ..pprof_options(now)
+    }
 }
 
 /// Registers, once, a C `atexit` hook that finishes a profile still running when the

@@ -1,7 +1,9 @@
 //! [`ProfilerBuilder`]: what a profile samples and which files it writes.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use super::dump::{DumpSettings, DumpSignal};
 use crate::report::folded::FoldedMetric;
 use crate::report::output::{DEFAULT_DHAT_OUTPUT, Outputs};
 
@@ -30,6 +32,8 @@ pub const DEFAULT_OUTPUT: &str = DEFAULT_DHAT_OUTPUT;
 /// | `ALLOCSITE_SEED` | sampling seed (a number) |
 /// | `ALLOCSITE_SUMMARY` | `0` to not print the summary to stderr |
 /// | `ALLOCSITE_TRIM` | `both` (default), `top`, `bottom` or `none` |
+/// | `ALLOCSITE_DUMP_SIGNAL` | dump the running profile on `SIGUSR1`, `SIGUSR2`, `SIGHUP` or a signal number; empty for none |
+/// | `ALLOCSITE_DUMP_INTERVAL` | dump it every `60` (seconds), `60s`, `500ms`, `5m`, `1h`; `0` for none |
 ///
 /// ```
 /// #[global_allocator]
@@ -64,6 +68,7 @@ pub struct ProfilerBuilder {
     pub(crate) seed: u64,
     pub(crate) summary: bool,
     pub(crate) summary_sites: usize,
+    pub(crate) dumps: DumpSettings,
 }
 
 impl Default for ProfilerBuilder {
@@ -76,6 +81,7 @@ impl Default for ProfilerBuilder {
             seed: 0x5EED,
             summary: true,
             summary_sites: 10,
+            dumps: DumpSettings::default(),
         }
     }
 }
@@ -146,6 +152,91 @@ impl ProfilerBuilder {
     /// How many call sites the summary lists (default 10).
     pub fn summary_sites(mut self, count: usize) -> Self {
         self.summary_sites = count;
+        self
+    }
+
+    /// Dumps the running profile whenever the process receives `signal` (`libc::SIGUSR1`,
+    /// `libc::SIGUSR2`, `libc::SIGHUP`, or a real-time signal on Linux), without stopping it:
+    /// `kill -USR1 <pid>`. Each dump writes every configured output with the process id and
+    /// a sequence number before the extension (`allocsite-profile.4242.0001.json`,
+    /// `heap.4242.0001.pb.gz`), atomically, and prints one line naming the files.
+    ///
+    /// The handler only wakes allocsite's dump thread (it does nothing that is unsafe in a
+    /// signal handler); the thread takes the dump, and its own allocations are not counted.
+    /// [`ProfilerBuilder::start`] refuses a signal the program already handles
+    /// ([`crate::Error::BadDumpSignal`]); when the profile ends the signal gets back its
+    /// previous action. `ALLOCSITE_DUMP_SIGNAL` overrides this (`USR1`, `SIGUSR2`, `HUP`, a
+    /// number, or empty for none).
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// # fn main() {
+    /// let dir = std::env::temp_dir().join(format!("allocsite-signal-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let profiler = allocsite::Profiler::builder()
+    ///     .output(dir.join("profile.json"))
+    ///     .pprof(dir.join("heap.pb.gz"))
+    ///     .dump_on_signal(libc::SIGUSR1)
+    ///     .summary(false)
+    ///     .start()
+    ///     .unwrap();
+    /// let kept: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    /// if allocsite::tracking_enabled() {
+    ///     // What `kill -USR1 <pid>` does from outside.
+    ///     // SAFETY: SIGUSR1 now has allocsite's handler, which only wakes its dump thread.
+    ///     unsafe { libc::raise(libc::SIGUSR1) };
+    ///     let pid = std::process::id();
+    ///     let dump = dir.join(format!("heap.{pid}.0001.pb.gz"));
+    ///     while !dump.exists() {
+    ///         std::thread::sleep(std::time::Duration::from_millis(5));
+    ///     }
+    ///     assert!(dir.join(format!("profile.{pid}.0001.json")).exists());
+    /// }
+    /// drop(kept);
+    /// drop(profiler);
+    /// # }
+    /// ```
+    pub fn dump_on_signal(mut self, signal: i32) -> Self {
+        self.dumps.signal = Some(DumpSignal::Number(signal));
+        self
+    }
+
+    /// Dumps the running profile every `interval` (measured from the end of the previous
+    /// dump; zero: no interval dumps), as [`ProfilerBuilder::dump_on_signal`] does, but
+    /// silently unless a file cannot be written (said once per output and reason).
+    /// `ALLOCSITE_DUMP_INTERVAL` overrides this (`60`, `60s`, `500ms`, `5m`, `1h`, `0`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// #[global_allocator]
+    /// static ALLOC: allocsite::Alloc = allocsite::Alloc::system();
+    ///
+    /// # fn main() {
+    /// let dir = std::env::temp_dir().join(format!("allocsite-every-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let profiler = allocsite::Profiler::builder()
+    ///     .no_json()
+    ///     .pprof(dir.join("heap.pb.gz"))
+    ///     .dump_every(Duration::from_millis(20))
+    ///     .summary(false)
+    ///     .start()
+    ///     .unwrap();
+    /// let kept: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    /// if allocsite::tracking_enabled() {
+    ///     let second = dir.join(format!("heap.{}.0002.pb.gz", std::process::id()));
+    ///     while !second.exists() {
+    ///         std::thread::sleep(Duration::from_millis(5));
+    ///     }
+    /// }
+    /// drop(kept);
+    /// drop(profiler);
+    /// # }
+    /// ```
+    pub fn dump_every(mut self, interval: Duration) -> Self {
+        self.dumps.every = (!interval.is_zero()).then_some(interval);
         self
     }
 }

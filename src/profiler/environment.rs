@@ -31,6 +31,7 @@ impl ProfilerBuilder {
             self.seed = number("ALLOCSITE_SEED", value)?;
         }
         self.outputs.apply_environment(read)?;
+        self.dumps.apply_environment(read)?;
         if let Some(value) = read("ALLOCSITE_SUMMARY") {
             self.summary = match value.as_str() {
                 "0" | "false" | "no" => false,

@@ -32,7 +32,7 @@ pub struct ProfileReport {
 }
 
 #[cfg(feature = "track")]
-pub(crate) use writing::{render, write_outputs};
+pub(crate) use writing::{render, write_dump, write_outputs};
 
 #[cfg(feature = "track")]
 mod writing {
@@ -51,18 +51,17 @@ mod writing {
     use crate::symbolize::trim::TrimOptions;
 
     /// Writes the outputs `config` asks for from a finished session of process `pid`,
-    /// started by `command`, and prints the summary (unless `quiet`: a dump while the
-    /// program runs). `pprof` describes the executable for the pprof output.
+    /// started by `command`, and prints the summary. `pprof` describes the executable for
+    /// the pprof output.
     pub(crate) fn write_outputs(
         finished: FinishedSession,
         config: &ProfilerBuilder,
         command: &str,
         pid: u32,
         pprof: &PprofOptions,
-        quiet: bool,
     ) -> Result<ProfileReport, Error> {
         let targets: Vec<(PathBuf, Output)> = config.outputs.targets();
-        if targets.is_empty() && (quiet || !config.summary) {
+        if targets.is_empty() && !config.summary {
             // Nothing to write or print: no need to symbolize.
             let report = unsymbolized_report(&finished);
             untracked(|| drop(finished));
@@ -86,7 +85,7 @@ mod writing {
                     }
                 }
             }
-            if config.summary && !quiet {
+            if config.summary {
                 let names: Vec<String> = written
                     .iter()
                     .map(|&i| targets[i].0.display().to_string())
@@ -147,6 +146,34 @@ mod writing {
             samples: finished.samples,
             sampled: finished.sample_bytes > 1,
         }
+    }
+
+    /// Writes a snapshot of the running session to `targets` (a dump: no summary, no
+    /// messages) and returns each target's failure (`None`: written). Runs untracked, and
+    /// so does the value it returns: call it where the reentrancy guard is held.
+    pub(crate) fn write_dump(
+        finished: FinishedSession,
+        config: &ProfilerBuilder,
+        command: &str,
+        pid: u32,
+        pprof: &PprofOptions,
+        targets: &[(PathBuf, Output)],
+    ) -> Vec<Option<String>> {
+        let trim = TrimOptions {
+            top: config.trim_top,
+            bottom: config.trim_bottom,
+        };
+        untracked(|| {
+            let file = Profile::build(finished, trim, command.to_owned(), pid).to_dhat();
+            targets
+                .iter()
+                .map(|(path, output)| {
+                    write_atomically(path, |out| output.write(&file, pprof, out))
+                        .err()
+                        .map(|error| error.to_string())
+                })
+                .collect()
+        })
     }
 
     /// A finished (or snapshot) session as the bytes of one output format, in tracked

@@ -2,6 +2,9 @@
 //! and a terminal summary when it ends.
 
 pub(crate) mod builder;
+pub(crate) mod dump;
+#[cfg(feature = "track")]
+pub(crate) mod dumper;
 mod environment;
 pub(crate) mod finish;
 #[cfg(feature = "track")]

@@ -28,6 +28,7 @@ pub(crate) fn pprof_options(started: Option<i64>) -> PprofOptions {
         load_range: executable.code.clone(),
         time_nanos: started,
         default_sample_type: None,
+        block_size_label: true,
     }
 }
 

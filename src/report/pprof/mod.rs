@@ -47,7 +47,10 @@
 //!   files to `units`.
 //! - **Label `bytes`**: each heap and copy sample carries the numeric label `bytes` (unit
 //!   bytes) with the program point's average block size, `tb / tbk` rounded, as Go writes the
-//!   block size (`go tool pprof -tags`, `-tagfocus=bytes=1k:`).
+//!   block size (`go tool pprof -tags`, `-tagfocus=bytes=1k:`). Live profiles
+//!   (`allocsite::snapshot`, dumps) leave it out ([`PprofOptions::block_size_label`]): Go's
+//!   label is a fixed bucket size, an average moves, and scrapers that subtract
+//!   consecutive profiles match samples by their labels.
 //! - **Frames.** Each `ftbl` string (`0x1a2b: crate::f (src/f.rs:12:5)`, Valgrind's
 //!   `0x4AA1D9F: f (file.c:332)` and `0x4AA1D9F: f (in /lib/x.so)`, names containing
 //!   parentheses such as `<T as core::ops::Fn<(A,)>>::call` or Valgrind's `(below main)`,
@@ -129,7 +132,7 @@ use encode::encode_profile;
 use model::build_profile;
 
 /// What a DHAT file does not say and the pprof file can.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PprofOptions {
     /// Path of the profiled executable, the name of mapping 1 (`go tool pprof -raw` shows
     /// it; `-symbolize=force` would read it). `None`: no name.
@@ -147,6 +150,25 @@ pub struct PprofOptions {
     /// unset, as Go does for heap profiles (readers then show the last type). `None`:
     /// `alloc_space` for heap files, `copy_space` for copy files, `units` for ad-hoc files.
     pub default_sample_type: Option<String>,
+    /// Give each heap and copy sample the numeric label `bytes`, its program point's average
+    /// block size (default true). Live profiles leave it out: an average moves as the
+    /// program allocates, and scrapers that subtract consecutive profiles (Grafana Alloy's
+    /// `pyroscope.scrape` for `/debug/pprof/allocs`) match samples by stack *and* labels, so
+    /// a moving label would make a site's whole cumulative figure count again as new.
+    pub block_size_label: bool,
+}
+
+impl Default for PprofOptions {
+    fn default() -> Self {
+        PprofOptions {
+            binary_path: None,
+            build_id: None,
+            load_range: None,
+            time_nanos: None,
+            default_sample_type: None,
+            block_size_label: true,
+        }
+    }
 }
 
 /// Writes `file` as a gzip-compressed pprof `profile.proto` to `out` (see the module docs for

@@ -213,7 +213,10 @@ pub(super) fn build_profile(file: &DhatFile, options: &PprofOptions) -> io::Resu
             value.push(whole(point.end_bytes.unwrap_or(0.0)));
         }
         let mut label = Vec::new();
-        if matches!(kind, Kind::Heap | Kind::Copy) && point.total_blocks > 0.0 {
+        if options.block_size_label
+            && matches!(kind, Kind::Heap | Kind::Copy)
+            && point.total_blocks > 0.0
+        {
             let average = whole(point.total_bytes / point.total_blocks);
             if average != 0 {
                 label.push(Label {

@@ -88,6 +88,7 @@ fn heap_file_becomes_gos_heap_profile() {
         load_range: None,
         time_nanos: Some(1_700_000_000_000_000_000),
         default_sample_type: None,
+        block_size_label: true,
     };
     let p = build_profile(&heap_file(), &options).unwrap();
     // Round trip: the independent reader sees exactly the model.
@@ -226,6 +227,16 @@ fn options_and_files_without_lifetimes() {
     assert_eq!(p.default_sample_type, 0, "left unset, as Go does");
     assert_eq!(p.period, 1, "no extension: every allocation");
     assert_eq!(p.time_nanos, 0);
+    assert!(p.sample.iter().all(|s| s.label.len() == 1));
+    let live = PprofOptions {
+        block_size_label: false,
+        ..options
+    };
+    let p = build_profile(&file, &live).unwrap();
+    assert!(
+        p.sample.iter().all(|s| s.label.is_empty()),
+        "no moving label"
+    );
 
     // Without lifetimes there is no in-use figure: two types, not zeros.
     file.block_lifetimes = false;
