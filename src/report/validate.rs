@@ -14,10 +14,10 @@
 //! - allocsite's extension block `allocsite`, when present, is an object whose known fields
 //!   have the types allocsite writes (other tools ignore it; unknown fields are allowed);
 //! - `ftbl` holds strings and `ftbl[0]` is `"[root]"`;
-//! - every program point is an object with numeric `tb`, `tbk` (and `mb`, `mbk`, `gb`, `gbk`,
-//!   `eb`, `ebk` when `bklt` is true; `rb`, `wb` when `bkacc` is true; `tl` is optional, as in
-//!   dh_view), none of them negative, and `fs` is an array of indices into `ftbl` other
-//!   than 0;
+//! - every program point is an object with numeric `tb`, `tbk` (and `tl`, `mb`, `mbk`, `gb`,
+//!   `gbk`, `eb`, `ebk` when `bklt` is true; `rb`, `wb` when `bkacc` is true), none of them
+//!   negative, and `fs` is an array of indices into `ftbl` other than 0 (dh_view does not
+//!   check `tl`, and shows NaN average lifetimes without it);
 //! - no two program points have the same frame list (dh_view: "repeated location");
 //! - each figure, summed over the program points, is a finite number (totals and shares
 //!   would otherwise be infinite).
@@ -135,7 +135,7 @@ pub(crate) fn validate_value(d: &Value) -> Result<(), String> {
     }
     let mut need = vec!["tb", "tbk"];
     if bklt {
-        need.extend(["mb", "mbk", "gb", "gbk", "eb", "ebk"]);
+        need.extend(["tl", "mb", "mbk", "gb", "gbk", "eb", "ebk"]);
     }
     if bkacc {
         need.extend(["rb", "wb"]);
@@ -371,8 +371,19 @@ mod tests {
             err(&GOOD.replace(r#""bkacc":false"#, r#""bkacc":true"#)),
             r#"program point pps[0] is missing field "rb""#
         );
-        // dh_view does not require `tl`.
-        assert!(validate_text(&GOOD.replace(r#""tl":3,"#, "")).is_ok());
+        // dh_view does not require `tl`, and shows NaN average lifetimes without it.
+        assert_eq!(
+            err(&GOOD.replace(r#""tl":3,"#, "")),
+            r#"program point pps[0] is missing field "tl""#
+        );
+        assert!(
+            validate_text(
+                &GOOD
+                    .replace(r#""bklt":true"#, r#""bklt":false"#)
+                    .replace(r#""tl":3,"#, "")
+            )
+            .is_ok()
+        );
         assert_eq!(
             err(&GOOD.replace(r#""te":10"#, r#""te":-1"#)),
             "field \"te\" is -1, expected a whole number of at least 0"
@@ -383,8 +394,8 @@ mod tests {
         );
         let huge = GOOD.replace(
             r#""fs":[1]}]"#,
-            r#""fs":[1]},{"tb":1.5e308,"tbk":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[]},
-               {"tb":1.5e308,"tbk":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1,1]}]"#,
+            r#""fs":[1]},{"tb":1.5e308,"tbk":1,"tl":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[]},
+               {"tb":1.5e308,"tbk":1,"tl":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1,1]}]"#,
         );
         assert_eq!(
             err(&huge),
@@ -407,7 +418,7 @@ mod tests {
         );
         let twice = GOOD.replace(
             r#""fs":[1]}]"#,
-            r#""fs":[1]},{"tb":8,"tbk":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1]}]"#,
+            r#""fs":[1]},{"tb":8,"tbk":1,"tl":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1]}]"#,
         );
         assert!(
             err(&twice).starts_with("program point pps[1] repeats"),
