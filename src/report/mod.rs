@@ -3,7 +3,7 @@
 //!
 //! - [`dhat`]: the DHAT file model, read from any tool's files and written for allocsite's;
 //!   `validate.rs`: the one validator every reader uses.
-//! - `output.rs`: the one place output formats are registered; [`write`]: the one atomic
+//! - `output.rs`: the one place output formats are registered; [`write`](mod@write): the one atomic
 //!   file writer.
 //! - `profile.rs` (feature `track`): a finished session, symbolized — the model the DHAT
 //!   file of a profile is built from; `call_sites.rs`: the call sites of any DHAT file, keyed
