@@ -274,3 +274,24 @@ fn usage_mistakes_are_status_2() {
     }
     assert!(Path::new(&file).exists());
 }
+
+#[test]
+fn a_mode_pprof_cannot_show_is_named_and_nothing_is_written() {
+    let dir = scratch("custom-mode");
+    let text = std::fs::read_to_string(fixture("dhat-crate-heap.json")).unwrap();
+    let custom = text.replacen("\"mode\": \"rust-heap\"", "\"mode\": \"custom\"", 1);
+    assert_ne!(custom, text);
+    std::fs::write(dir.join("custom.json"), custom).unwrap();
+    assert_eq!(
+        run_in(&dir, &[&"convert", &"custom.json", &"--to", &"pprof"]).error(2),
+        "error: custom.json: DHAT mode \"custom\" has no pprof equivalent: expected heap, \
+         rust-heap, copy, ad-hoc or rust-ad-hoc"
+    );
+    assert!(!dir.join("custom.pb.gz").exists());
+    // The other commands read it.
+    let summary = run_in(&dir, &[&"summary", &"custom.json"]).ok();
+    assert!(
+        summary.starts_with("allocsite: custom profile of "),
+        "{summary}"
+    );
+}
