@@ -4,8 +4,9 @@
 //! cargo run --release --example profile --features track
 //! ```
 //!
-//! Writes `allocsite-profile.json` (DHAT format: open it in `viewer/index.html` or Valgrind's
-//! `dh_view.html`) and `allocsite-profile.html` (self-contained) into the working directory.
+//! Writes `allocsite-profile.json` (DHAT format: open it with `allocsite view`, in
+//! `viewer/index.html` or in Valgrind's `dh_view.html`) and `allocsite-profile.html`
+//! (self-contained) into the working directory.
 //! `ALLOCSITE_SAMPLE_BYTES=1` records every allocation; see the crate docs for the other
 //! `ALLOCSITE_*` variables.
 

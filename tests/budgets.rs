@@ -266,6 +266,11 @@ fn broken_budget_names_this_file_and_the_allocating_line() {
         .split(" (open")
         .next()
         .unwrap();
+    // The message gives the command that opens the profile (cli/: `allocsite view`).
+    assert!(
+        message.ends_with(&format!(" (open it: allocsite view {path})")),
+        "{message}"
+    );
     let profile: allocsite::report::dhat::DhatFile =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     profile.validate().unwrap();

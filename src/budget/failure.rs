@@ -50,8 +50,9 @@ pub(super) fn failure_message(
         Ok(path) => {
             let _ = write!(
                 message,
-                "  profile of the scope: {} (open it in allocsite's viewer/index.html)",
-                path.display()
+                "  profile of the scope: {} (open it: allocsite view {})",
+                path.display(),
+                shell_word(&path.display().to_string())
             );
         }
         Err(reason) => {
@@ -59,6 +60,17 @@ pub(super) fn failure_message(
         }
     }
     message
+}
+
+/// `text` as one word of a shell command: as it is when it needs no quoting, else in single
+/// quotes (the `allocsite view` command printed above must work when pasted).
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@,%".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// `target/allocsite/` of the running test binary: `CARGO_TARGET_DIR` if set, else the
@@ -96,4 +108,20 @@ fn write_failure_profile(caller: &Location<'_>, profile: &DhatFile) -> std::io::
     let text = serde_json::to_string(profile)?;
     std::fs::write(&path, text)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn paths_are_quoted_only_when_a_shell_needs_it() {
+        assert_eq!(
+            shell_word("/work/target/allocsite/budget-tests-a-rs-3-42-0.json"),
+            "/work/target/allocsite/budget-tests-a-rs-3-42-0.json"
+        );
+        assert_eq!(shell_word("/my dir/p.json"), "'/my dir/p.json'");
+        assert_eq!(shell_word("/it's/p.json"), r"'/it'\''s/p.json'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

@@ -8,9 +8,11 @@
 //! first `dependency` frame stands in, labelled `[in serde_json 1.0.154]`; then the first
 //! frame whose class is not `std`, `allocsite` or `system`; then the innermost frame.
 //!
-//! Program points with the same call-site frame (function, file and line; not the address
-//! or column) are one row, whatever their return addresses; the callee shown is the one of
-//! the point that contributes the most bytes.
+//! Program points with the same call-site frame (function, file and line, an object file
+//! counting as the file; not the address or column) are one row, whatever their return
+//! addresses; the callee shown is the one of the point that contributes the most bytes. The
+//! viewer keys call sites the same way (`viewer/CALL-SITES.md`), and two files are compared
+//! by this key (`report/diff.rs`).
 
 use std::collections::HashMap;
 
@@ -169,7 +171,15 @@ impl CallSiteTable {
     }
 }
 
-type RowKey = (String, Option<String>, Option<u32>);
+/// What makes two call-site frames the same row: function, file (or object) and line.
+pub(crate) type RowKey = (String, Option<String>, Option<u32>);
+
+/// The row key of a call-site frame. A frame known only by its object file
+/// (`malloc (in /usr/lib/libc.so.6)`) is keyed by the object, as the viewer does.
+pub(crate) fn row_key(frame: &Frame) -> RowKey {
+    let place = frame.file.clone().or_else(|| frame.object.clone());
+    (frame.function.clone(), place, frame.line)
+}
 
 /// The row of a call-site frame, added on first sight with `point`'s callee.
 fn row_for(
@@ -180,7 +190,7 @@ fn row_for(
     callee: Option<Frame>,
     point: usize,
 ) -> usize {
-    let key = (frame.function.clone(), frame.file.clone(), frame.line);
+    let key = row_key(&frame);
     *rows.entry(key).or_insert_with(|| {
         sites.push(Site {
             frame,
@@ -313,6 +323,9 @@ mod tests {
             ),
             (3.0, &[GROW, "0x4: some_symbol", "0x3: ??? (???:0:0)"]),
             (1.0, &[]),
+            // Known only by their objects: one row per object, not one for both.
+            (0.5, &["0x5: helper (in /opt/app/libone.so)"]),
+            (0.25, &["0x6: helper (in /opt/app/libtwo.so)"]),
         ]);
         let table = CallSiteTable::build(&file);
         let described: Vec<String> = table.sites.iter().map(Site::describe).collect();
@@ -323,6 +336,8 @@ mod tests {
                 "[in allocsite] <allocsite::Alloc<A> as core::alloc::global::GlobalAlloc>::alloc (src/alloc.rs:41)",
                 "alloc::raw_vec::finish_grow ← some_symbol",
                 "[root]",
+                "helper (in /opt/app/libone.so)",
+                "helper (in /opt/app/libtwo.so)",
             ]
         );
     }

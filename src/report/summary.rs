@@ -1,5 +1,5 @@
-//! The short terminal summary of a heap profile: totals, the peak, what was left at the end,
-//! and the top call sites by bytes, each named by the first frame of the user's own code
+//! The short terminal summary of a profile: its kind (heap, copy, ad-hoc), totals, the peak,
+//! what was left at the end, and the top call sites by bytes (in the file's own units), each named by the first frame of the user's own code
 //! (`report/call_sites.rs`).
 //!
 //! It is written from a [`DhatFile`] and allocsite's extension block when the file has one,
@@ -58,6 +58,33 @@ fn time(file: &DhatFile, value: u64) -> String {
     }
 }
 
+/// What kind of profile `file` is, for the first line: `heap` (Valgrind's `heap`,
+/// allocsite's and the `dhat` crate's `rust-heap`), `copy`, `ad-hoc`, or the mode as written.
+pub(crate) fn profile_kind(file: &DhatFile) -> &str {
+    let mode = file.mode.strip_prefix("rust-").unwrap_or(&file.mode);
+    match mode {
+        "heap" | "copy" | "ad-hoc" => mode,
+        _ => &file.mode,
+    }
+}
+
+/// The file's labels for bytes and blocks (`bsu`, `bksu`: `units` and `events` in ad-hoc
+/// files; `bytes` and `blocks` when absent), without the ` (est.)` a sampled profile adds to
+/// them: the summary's first line says the figures are estimates.
+pub(crate) fn units(file: &DhatFile) -> (&str, &str) {
+    (
+        unit_label(file.bytes_unit.as_deref(), "bytes"),
+        unit_label(file.blocks_unit.as_deref(), "blocks"),
+    )
+}
+
+fn unit_label<'a>(unit: Option<&'a str>, default: &'static str) -> &'a str {
+    match unit {
+        Some(unit) if !unit.trim().is_empty() => unit.strip_suffix(" (est.)").unwrap_or(unit),
+        _ => default,
+    }
+}
+
 /// The summary, then a `wrote <path>` line per file written.
 pub(crate) fn write(
     file: &DhatFile,
@@ -78,14 +105,16 @@ pub(crate) fn write(
         Some(_) => " (every allocation recorded)".to_string(),
         None => String::new(),
     };
+    let (bytes, blocks) = units(file);
     writeln!(
         out,
-        "allocsite: heap profile of `{}`{estimate}",
+        "allocsite: {} profile of `{}`{estimate}",
+        profile_kind(file),
         file.plain_command()
     )?;
     writeln!(
         out,
-        "  total:   {} bytes in {} blocks",
+        "  total:   {} {bytes} in {} {blocks}",
         thousands(total_bytes),
         thousands(file.total_blocks())
     )?;
@@ -93,7 +122,7 @@ pub(crate) fn write(
         if let Some(peak_time) = file.peak_time {
             writeln!(
                 out,
-                "  peak:    {} bytes in {} blocks at {}",
+                "  peak:    {} {bytes} in {} {blocks} at {}",
                 thousands(sum(|p| p.peak_bytes)),
                 thousands(sum(|p| p.peak_blocks)),
                 time(file, peak_time)
@@ -101,7 +130,7 @@ pub(crate) fn write(
         }
         writeln!(
             out,
-            "  at end:  {} bytes in {} blocks after {}",
+            "  at end:  {} {bytes} in {} {blocks} after {}",
             thousands(sum(|p| p.end_bytes)),
             thousands(sum(|p| p.end_blocks)),
             time(file, file.end_time)
@@ -109,7 +138,7 @@ pub(crate) fn write(
     }
     let table = CallSiteTable::build(file);
     if !table.sites.is_empty() && top > 0 {
-        writeln!(out, "  top call sites by total bytes:")?;
+        writeln!(out, "  top call sites by total {bytes}:")?;
     }
     for site in table.sites.iter().take(top) {
         let share = if total_bytes > 0.0 {
@@ -119,7 +148,7 @@ pub(crate) fn write(
         };
         writeln!(
             out,
-            "    {share:5.1}% {:>14} bytes {:>10} blocks  {}",
+            "    {share:5.1}% {:>14} {bytes} {:>10} {blocks}  {}",
             thousands(site.total_bytes),
             thousands(site.total_blocks),
             site.describe()
@@ -206,6 +235,31 @@ mod tests {
              \x20   … and 1 more call site\n\
              \x20 wrote profile.json\n"
         );
+    }
+
+    /// Ad-hoc and copy files say what they are and count in their own units.
+    #[test]
+    fn ad_hoc_and_copy_files_name_their_mode_and_units() {
+        let text = summary(&fixture("valgrind-ad-hoc.json"), 1);
+        assert!(
+            text.starts_with("allocsite: ad-hoc profile of `./dhat-sample`\n  total:   "),
+            "{text}"
+        );
+        assert!(text.contains(" units in "), "{text}");
+        assert!(text.contains(" events\n"), "{text}");
+        assert!(
+            text.contains("  top call sites by total units:\n"),
+            "{text}"
+        );
+        let text = summary(&fixture("dhat-crate-ad-hoc.json"), 1);
+        assert!(text.starts_with("allocsite: ad-hoc profile of "), "{text}");
+        let text = summary(&fixture("valgrind-copy.json"), 1);
+        assert!(text.starts_with("allocsite: copy profile of "), "{text}");
+        assert!(text.contains(" bytes in "), "{text}");
+        // A sampled profile's labels lose their "(est.)": the first line says it.
+        let text = summary(&fixture("allocsite-heap.json"), 1);
+        assert!(text.starts_with("allocsite: heap profile of "), "{text}");
+        assert!(!text.contains("(est.)"), "{text}");
     }
 
     /// Valgrind's file of `dhat-sample.c`: `malloc`/`calloc` in Valgrind's preload are the

@@ -11,15 +11,24 @@
 //!   `tu`, `Mtu`, `cmd`, `pid`, `te`, `pps`, `ftbl`; `tg` and `tuth` when `bklt` is true) and
 //!   have the right JSON types (strings, booleans, non-negative integers, arrays);
 //! - `te` is not 0 (rates and percentages of the run's duration would be infinite);
+//! - allocsite's extension block `allocsite`, when present, is an object whose known fields
+//!   have the types allocsite writes (other tools ignore it; unknown fields are allowed);
 //! - `ftbl` holds strings and `ftbl[0]` is `"[root]"`;
-//! - every program point is an object with numeric `tb`, `tbk` (and `mb`, `mbk`, `gb`, `gbk`,
-//!   `eb`, `ebk` when `bklt` is true; `rb`, `wb` when `bkacc` is true; `tl` is optional, as in
-//!   dh_view), and `fs` is an array of indices into `ftbl` other than 0;
-//! - no two program points have the same frame list (dh_view: "repeated location").
+//! - every program point is an object with numeric `tb`, `tbk` (and `tl`, `mb`, `mbk`, `gb`,
+//!   `gbk`, `eb`, `ebk` when `bklt` is true; `rb`, `wb` when `bkacc` is true), none of them
+//!   negative, and `fs` is an array of indices into `ftbl` other than 0 (dh_view does not
+//!   check `tl`, and shows NaN average lifetimes without it);
+//! - no two program points have the same frame list (dh_view: "repeated location");
+//! - each figure, summed over the program points, is a finite number (totals and shares
+//!   would otherwise be infinite).
+//!
+//! These are the rules of the viewer's reader too (`viewer/model.js`, `parseDhat`); the
+//! hostile-file corpus `viewer/tests/fixtures/invalid/` is checked against both (the
+//! viewer's tests and `cli/tests/`).
 //!
 //! [`DhatFile`]: super::dhat::DhatFile
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -89,7 +98,7 @@ pub(crate) fn validate_value(d: &Value) -> Result<(), String> {
             Some(value) if !expected.matches(value) => {
                 return Err(format!(
                     "field \"{field}\" is {}, expected {}",
-                    kind(value),
+                    shown(value),
                     expected.describe()
                 ));
             }
@@ -110,6 +119,9 @@ pub(crate) fn validate_value(d: &Value) -> Result<(), String> {
                 .into(),
         );
     }
+    if let Some(extension) = top.get("allocsite") {
+        validate_extension(extension)?;
+    }
     let pps = top["pps"].as_array().expect("checked above");
     let ftbl = top["ftbl"].as_array().expect("checked above");
     if let Some(i) = ftbl.iter().position(|f| !f.is_string()) {
@@ -123,11 +135,12 @@ pub(crate) fn validate_value(d: &Value) -> Result<(), String> {
     }
     let mut need = vec!["tb", "tbk"];
     if bklt {
-        need.extend(["mb", "mbk", "gb", "gbk", "eb", "ebk"]);
+        need.extend(["tl", "mb", "mbk", "gb", "gbk", "eb", "ebk"]);
     }
     if bkacc {
         need.extend(["rb", "wb"]);
     }
+    let mut sums: HashMap<&str, f64> = HashMap::new();
     let mut seen: HashSet<Vec<u64>> = HashSet::with_capacity(pps.len());
     for (p, pp) in pps.iter().enumerate() {
         let pp = pp
@@ -152,6 +165,18 @@ pub(crate) fn validate_value(d: &Value) -> Result<(), String> {
                     kind(v)
                 ));
             }
+        }
+        for f in FIGURES {
+            let Some(v) = pp.get(f).and_then(Value::as_f64) else {
+                continue;
+            };
+            if v < 0.0 {
+                return Err(format!(
+                    "program point pps[{p}] field \"{f}\" is {}, expected a number of at least 0",
+                    pp[f]
+                ));
+            }
+            *sums.entry(f).or_default() += v;
         }
         let fs = pp
             .get("fs")
@@ -184,6 +209,50 @@ pub(crate) fn validate_value(d: &Value) -> Result<(), String> {
             ));
         }
     }
+    if let Some(f) = FIGURES
+        .into_iter()
+        .find(|f| sums.get(f).is_some_and(|sum| !sum.is_finite()))
+    {
+        return Err(format!(
+            "the program points' \"{f}\" figures add up to more than a number can hold"
+        ));
+    }
+    Ok(())
+}
+
+/// The figures of a program point: none may be negative, and each must have a finite sum.
+const FIGURES: [&str; 11] = [
+    "tb", "tbk", "tl", "mb", "mbk", "gb", "gbk", "eb", "ebk", "rb", "wb",
+];
+
+/// Checks allocsite's extension block: an object whose known fields have the types
+/// `report::dhat::Extension` reads (unknown fields are allowed: later versions may add some).
+fn validate_extension(extension: &Value) -> Result<(), String> {
+    let fields = extension.as_object().ok_or_else(|| {
+        format!(
+            "field \"allocsite\" is {}, expected an object",
+            kind(extension)
+        )
+    })?;
+    for (field, expected) in [
+        ("version", Type::String),
+        ("sampleBytes", Type::Count),
+        ("sampled", Type::Bool),
+        ("samples", Type::Count),
+        ("unwinder", Type::String),
+        ("mergedSites", Type::Count),
+    ] {
+        match fields.get(field) {
+            Some(value) if !expected.matches(value) => {
+                return Err(format!(
+                    "field \"allocsite.{field}\" is {}, expected {}",
+                    shown(value),
+                    expected.describe()
+                ));
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 
@@ -214,6 +283,14 @@ impl Type {
             Type::Count => "a whole number of at least 0",
             Type::Array => "an array",
         }
+    }
+}
+
+/// A value for a message: a number as written, anything else by its kind.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Number(number) => number.to_string(),
+        other => kind(other).to_owned(),
     }
 }
 
@@ -294,11 +371,54 @@ mod tests {
             err(&GOOD.replace(r#""bkacc":false"#, r#""bkacc":true"#)),
             r#"program point pps[0] is missing field "rb""#
         );
-        // dh_view does not require `tl`.
-        assert!(validate_text(&GOOD.replace(r#""tl":3,"#, "")).is_ok());
+        // dh_view does not require `tl`, and shows NaN average lifetimes without it.
+        assert_eq!(
+            err(&GOOD.replace(r#""tl":3,"#, "")),
+            r#"program point pps[0] is missing field "tl""#
+        );
+        assert!(
+            validate_text(
+                &GOOD
+                    .replace(r#""bklt":true"#, r#""bklt":false"#)
+                    .replace(r#""tl":3,"#, "")
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            err(&GOOD.replace(r#""te":10"#, r#""te":-1"#)),
+            "field \"te\" is -1, expected a whole number of at least 0"
+        );
+        assert_eq!(
+            err(&GOOD.replace(r#""tb":8"#, r#""tb":-1024"#)),
+            "program point pps[0] field \"tb\" is -1024, expected a number of at least 0"
+        );
+        let huge = GOOD.replace(
+            r#""fs":[1]}]"#,
+            r#""fs":[1]},{"tb":1.5e308,"tbk":1,"tl":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[]},
+               {"tb":1.5e308,"tbk":1,"tl":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1,1]}]"#,
+        );
+        assert_eq!(
+            err(&huge),
+            "the program points' \"tb\" figures add up to more than a number can hold"
+        );
+        let extension =
+            |block: &str| GOOD.replace(r#""te":10,"#, &format!(r#""te":10,"allocsite":{block},"#));
+        assert!(validate_text(&extension(r#"{"sampleBytes":1,"exactTotals":{}}"#)).is_ok());
+        assert_eq!(
+            err(&extension(r#""0.1.0""#)),
+            "field \"allocsite\" is a string, expected an object"
+        );
+        assert_eq!(
+            err(&extension(r#"{"sampleBytes":{"toString":1}}"#)),
+            "field \"allocsite.sampleBytes\" is an object, expected a whole number of at least 0"
+        );
+        assert_eq!(
+            err(&extension(r#"{"sampled":"yes"}"#)),
+            "field \"allocsite.sampled\" is a string, expected true or false"
+        );
         let twice = GOOD.replace(
             r#""fs":[1]}]"#,
-            r#""fs":[1]},{"tb":8,"tbk":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1]}]"#,
+            r#""fs":[1]},{"tb":8,"tbk":1,"tl":1,"mb":8,"mbk":1,"gb":8,"gbk":1,"eb":0,"ebk":0,"fs":[1]}]"#,
         );
         assert!(
             err(&twice).starts_with("program point pps[1] repeats"),

@@ -8,7 +8,22 @@ use std::path::{Path, PathBuf};
 
 /// Writes `path` through `write`, atomically (see the module docs). The temporary file is
 /// `<path>.tmp-<pid>` and is removed if anything fails.
-pub(crate) fn write_atomically(
+///
+/// # Errors
+///
+/// Any error creating, writing, syncing or renaming the file, or returned by `write`;
+/// `path` is then as it was.
+///
+/// ```
+/// use std::io::Write;
+///
+/// let path = std::env::temp_dir().join(format!("allocsite-write-doc-{}.txt", std::process::id()));
+/// allocsite::report::write::write_atomically(&path, |out| out.write_all(b"report"))?;
+/// assert_eq!(std::fs::read_to_string(&path)?, "report");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
