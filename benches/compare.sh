@@ -4,13 +4,16 @@
 # several times, alternating configurations, and prints medians, min–max, ratios to the
 # system allocator (built the same way: with or without frame pointers) and peak RSS.
 #
-#   bash benches/compare.sh [main|fast|sweep|exact|all]      (default: main)
+#   bash benches/compare.sh [main|fast|sweep|exact|stacks|all]      (default: main)
 #
 # main: every configuration on every workload. fast: only the cheap configurations (system,
 # feature off, feature on, default-rate profiling), for more runs of the ratios that must be
 # resolved to a few percent. sweep: profiling at 16/64/256/512 KiB, churn and json.
 # exact: every allocation recorded with frame pointers (allocsite's profile=1 and measure,
 # heapscope), against the system allocator built with frame pointers.
+# stacks: every allocation recorded in the default build (no frame pointers: the cached
+# unwinder) and with frame pointers, beside dhat and heapscope, and the sampled default in
+# both builds (the stack-capture table in BENCHMARKS.md).
 #
 # Environment: REPS (runs per fast configuration, default 5), SLOW_REPS (runs of the
 # every-allocation configurations without frame pointers and of dhat, default 3),
@@ -91,8 +94,21 @@ fp:on+measure         fp:system  -        churn        $fp/allocsite measure
 fp:heapscope          fp:system  -        all          $fp/heapscope
 CONF
 ;;
+stacks) cat >"$config" <<CONF
+system                -          -        all          $nofp/sys
+on+every              system     -        all          $track/allocsite profile=1
+on+measure            system     -        churn        $track/allocsite measure
+on+profile64K         system     -        all          $track/allocsite profile=65536
+dhat                  system     -        all          $nofp/dhat
+fp:system             -          -        all          $fp/sys
+fp:on+every           fp:system  -        all          $fp/allocsite profile=1
+fp:on+measure         fp:system  -        churn        $fp/allocsite measure
+fp:on+profile64K      fp:system  -        all          $fp/allocsite profile=65536
+fp:heapscope          fp:system  -        all          $fp/heapscope
+CONF
+;;
 all) "$0" main; NO_BUILD=1 "$0" fast; NO_BUILD=1 "$0" sweep; exit ;;
-*) echo "usage: $0 [main|fast|sweep|exact|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [main|fast|sweep|exact|stacks|all]" >&2; exit 2 ;;
 esac
 
 args=(--config "$config" --reps "$reps" --raw "$out/$what.csv" --md "$out/$what.md")

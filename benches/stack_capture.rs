@@ -1,8 +1,9 @@
 //! Cost of capturing a call stack with each unwinder, and of symbolizing one address.
 //!
-//! Run with `cargo bench --features track,criterion --bench stack_capture`, and once more with
-//! `RUSTFLAGS="-C force-frame-pointers=yes"` (and its own `CARGO_TARGET_DIR`) to measure the
-//! frame-pointer walk: without frame pointers it is not correct and is skipped.
+//! Run with `cargo bench --features track,criterion --bench stack_capture` (the default build:
+//! the cached unwind tables), and once more with `RUSTFLAGS="-C force-frame-pointers=yes"`
+//! (and its own `CARGO_TARGET_DIR`) to measure the frame-pointer walk. Each run measures the
+//! unwinder detected in its build and the platform's unwinder beside it.
 
 use allocsite::__bench::{MAX_FRAMES, TrimOptions, Unwinder, capture, frames_uncached, unwinder};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -43,9 +44,10 @@ fn timed_captures(u: Unwinder, extra: u32, iters: u64) -> (Duration, usize) {
 fn bench_capture(c: &mut Criterion) {
     let detected = unwinder();
     eprintln!("allocsite unwinder in this build: {}", detected.name());
-    let mut unwinders = vec![Unwinder::UnwindTables];
-    if detected == Unwinder::FramePointers {
-        unwinders.insert(0, Unwinder::FramePointers);
+    // The detected unwinder, and the platform's for comparison.
+    let mut unwinders = vec![detected];
+    if detected != Unwinder::UnwindTables {
+        unwinders.push(Unwinder::UnwindTables);
     }
     // Frames a capture sees in a fresh thread with no extra depth (tables see the thread's
     // whole stack, down to `clone3`).

@@ -4,22 +4,26 @@
 //! This module only captures the raw addresses; [`crate::symbolize`] turns them into names,
 //! files and lines when a report is written, and trims allocsite's own frames.
 //!
-//! # Two unwinders
+//! # Three unwinders
 //!
 //! - [`Unwinder::FramePointers`]: follows the chain of frame records (`[fp]` = caller's frame
-//!   pointer, `[fp + 8]` = return address) on x86_64 and aarch64 Linux/Android. About 1–2 ns
-//!   per frame. It is only correct when the code was compiled with frame pointers, which on
-//!   x86_64 means `RUSTFLAGS="-C force-frame-pointers=yes"`.
+//!   pointer, `[fp + 8]` = return address) on x86_64 and aarch64 Linux/Android. About 1–3 ns
+//!   per frame. Correct only when the code was compiled with frame pointers, which on
+//!   x86_64 means `RUSTFLAGS="-C force-frame-pointers=yes"`: user code, debug and release,
+//!   is built without them by default.
+//! - [`Unwinder::CachedUnwindTables`] (`cfi/`, x86_64 Linux with glibc): the unwind tables'
+//!   rules, each computed once per return address and cached, so a capture reads one
+//!   cached word per frame. The default on x86_64 Linux, no flags needed.
 //! - [`Unwinder::UnwindTables`]: the platform unwinder through
 //!   [`backtrace::trace_unsynchronized`] (libgcc's `_Unwind_Backtrace` reading `.eh_frame` on
-//!   Linux). Always correct, but it costs microseconds per stack (see `benches/stack_capture.rs`
-//!   and the numbers in the crate docs).
+//!   Linux). Always correct, but microseconds per stack. Used elsewhere, and for the rare
+//!   stack the cached unwinder does not follow (a signal frame, a CFA expression).
 //!
 //! [`unwinder`] picks one once per process, by *measuring* rather than guessing: it captures
-//! the same stack from a chain of `#[inline(never)]` probe functions with both unwinders and
-//! uses frame pointers only if the return addresses agree. On a default x86_64 build the walk
-//! reads garbage (`rbp` is a general register there), the comparison fails and the tables are
-//! used.
+//! the same stack from a chain of `#[inline(never)]` probe functions with each unwinder and
+//! the platform's, and takes the first (in the order above) whose return addresses agree. On
+//! a default x86_64 build the frame-pointer walk reads garbage (`rbp` is a general register
+//! there), so the cached tables are chosen.
 //!
 //! # Invariants of [`capture`]
 //!
@@ -29,36 +33,34 @@
 //! - the stack bounds of each thread are cached in a `const`-initialised thread-local filled on
 //!   first use with `pthread_getattr_np` (which calls C `malloc`, never the Rust global
 //!   allocator);
-//! - every frame pointer must lie between the current stack pointer and the stack base, be
-//!   16-byte aligned, and be strictly greater than the previous one (so the walk terminates);
-//! - every return address must fall inside an executable `PT_LOAD` segment of a module loaded
-//!   when [`unwinder`] ran (collected with `dl_iterate_phdr`); the first frame that fails any
-//!   check ends the walk.
+//! - every word read from the stack lies between the stack pointer at the start of the
+//!   capture and the stack base, aligned; frame pointers and CFAs must grow from frame to
+//!   frame (so a walk terminates); the first frame that fails a check ends the walk;
+//! - the frame-pointer walk also checks every return address against the executable
+//!   `PT_LOAD` segments of the modules loaded when [`unwinder`] ran;
+//! - the cached unwinder's misses read `.eh_frame` through `gimli` with a context on the
+//!   stack, and find the module with glibc's lock-free `_dl_find_object` (`dl_iterate_phdr`
+//!   where it is missing).
 //!
-//! The standard library is shipped without frame pointers on x86_64, so even with
-//! `-C force-frame-pointers=yes` the chain passes *through* std functions that do not set up
-//! a frame: the frame of the function that called such a std function is missing from the
-//! stack (its return address is on the stack but not linked). If the std function used `rbp`
-//! as a general register, the saved value is garbage; the checks above stop the walk there
-//! rather than follow it. The result is a possibly shortened, never invented, stack.
+//! The result is a possibly shortened, never invented, stack.
 //!
 //! # Deliberately not done
 //!
-//! - No unwinding through signal frames or alternate signal stacks: if the stack pointer is
-//!   not on the thread's normal stack, [`capture`] falls back to the unwind tables.
-//! - Modules `dlopen`ed after detection are not in the executable-range table, so a frame
-//!   pointer walk stops at their first frame.
-//! - No `framehop`-style cached DWARF unwinder yet. Measured in a scratch crate, `framehop`
-//!   0.16 with `MustNotAllocateDuringUnwind` captures 16 frames in ~170–340 ns and 32 in
-//!   ~350–380 ns without allocating, 10–20× cheaper than the tables; but it needs the module
-//!   list built up front (and kept current across `dlopen`), a mutable rule cache per thread
-//!   or behind a lock, and brings `gimli` 0.33 next to `backtrace`'s 0.32.
+//! - No unwinding through signal frames or alternate signal stacks in the fast unwinders: if
+//!   the stack pointer is not on the thread's normal stack, or a frame is a signal
+//!   trampoline, [`capture`] uses the platform unwinder.
+//! - Modules `dlopen`ed after detection are not in the frame-pointer walk's executable-range
+//!   table, so a frame-pointer walk stops at their first frame (the cached unwinder finds
+//!   them).
+//! - No cached unwinder on aarch64 or without glibc yet: those use frame pointers where the
+//!   probe agrees, else the platform unwinder.
 //!
 //! # Cost (x86_64 Linux, 2-core VM, `benches/stack_capture.rs`)
 //!
 //! | unwinder | ~10 frames | ~30 frames |
 //! |---|---|---|
 //! | frame pointers (`-C force-frame-pointers=yes`) | 31 ns | 83 ns |
+//! | cached unwind tables (default build) | see BENCHMARKS.md | |
 //! | unwind tables (`backtrace::trace_unsynchronized`) | 2.9–3.4 µs | 7.5–8.5 µs |
 //!
 //! Symbolizing costs about 1 µs per distinct address once `backtrace` has parsed the debug
@@ -88,72 +90,103 @@ pub(crate) fn unwinder() -> Unwinder {
 }
 
 fn detect() -> Detection {
-    let unwinder = if fp::SUPPORTED && probe_agrees() {
-        Unwinder::FramePointers
-    } else {
-        Unwinder::UnwindTables
-    };
+    fp::init_code_ranges();
+    cfi::init();
+    let unwinder = [Unwinder::FramePointers, Unwinder::CachedUnwindTables]
+        .into_iter()
+        .find(|&u| supported(u) && probe_agrees(u))
+        .unwrap_or(Unwinder::UnwindTables);
     Detection { unwinder }
+}
+
+/// Whether `u` exists on this target at all.
+fn supported(u: Unwinder) -> bool {
+    match u {
+        Unwinder::FramePointers => fp::SUPPORTED,
+        Unwinder::CachedUnwindTables => cfi::SUPPORTED,
+        Unwinder::UnwindTables => true,
+    }
 }
 
 /// Captures the current call stack's return addresses, innermost first, into `out`; returns
 /// how many were written.
 ///
 /// The first address is the return address into the caller of `capture` with
-/// [`Unwinder::FramePointers`]; with [`Unwinder::UnwindTables`] the stack may additionally
-/// start with `capture`'s own frame (the symbolizer trims allocsite's frames either way).
+/// [`Unwinder::FramePointers`] and [`Unwinder::CachedUnwindTables`]; with
+/// [`Unwinder::UnwindTables`] the stack may additionally start with `capture`'s own frame
+/// (the symbolizer trims allocsite's frames either way).
 ///
 /// Never allocates, never panics, never reads outside the current thread's stack.
-/// Asking for [`Unwinder::FramePointers`] where [`unwinder`] did not choose it is memory-safe
-/// but may return a short or meaningless stack.
+/// Asking for an unwinder [`unwinder`] did not choose is memory-safe but may return a
+/// short or meaningless stack.
 #[inline(never)]
 pub(crate) fn capture(unwinder: Unwinder, out: &mut [usize; MAX_FRAMES]) -> usize {
     match unwinder {
         Unwinder::FramePointers => fp::capture(out),
+        Unwinder::CachedUnwindTables => cfi::capture(out),
         Unwinder::UnwindTables => tables::capture(out),
     }
 }
 
-/// Captures one stack with both unwinders from a known chain of functions and tells
-/// whether the frame-pointer walk saw the same return addresses.
-fn probe_agrees() -> bool {
-    fp::init_code_ranges();
-    let mut fp = [0usize; MAX_FRAMES];
-    let mut bt = [0usize; MAX_FRAMES];
-    let (nf, nb) = core::hint::black_box(probe_outer(&mut fp, &mut bt, 3));
-    fp::agrees(&fp[..nf], &bt[..nb])
+/// Captures one stack with `u` and with the platform unwinder from a known chain of
+/// functions, and tells whether `u` saw the same return addresses.
+fn probe_agrees(u: Unwinder) -> bool {
+    let mut fast = [0usize; MAX_FRAMES];
+    let mut platform = [0usize; MAX_FRAMES];
+    let (nf, np) = core::hint::black_box(probe_outer(u, &mut fast, &mut platform, 3));
+    agrees(&fast[..nf], &platform[..np])
+}
+
+/// `fast[0]` is the return address into `probe_inner` after its first `capture` call, and
+/// `fast[1..4]` the returns into `probe_middle`, `probe_outer` and `probe_agrees`. The
+/// platform's stack must contain `fast[1..4]` in order, right after a return address into
+/// `probe_inner` close to `fast[0]` (its second `capture` call).
+fn agrees(fast: &[usize], platform: &[usize]) -> bool {
+    if fast.len() < 4 {
+        return false;
+    }
+    let Some(j) = platform.iter().position(|&a| a == fast[1]) else {
+        return false;
+    };
+    j >= 1
+        && platform.len() >= j + 3
+        && fast[1..4] == platform[j..j + 3]
+        && platform[j - 1].abs_diff(fast[0]) < 256
 }
 
 // Three distinct functions (different arithmetic on `k`, so they cannot be merged); the
 // `black_box` after each call keeps it from becoming a tail call that would drop a frame.
 #[inline(never)]
 fn probe_outer(
-    fp: &mut [usize; MAX_FRAMES],
-    bt: &mut [usize; MAX_FRAMES],
+    u: Unwinder,
+    fast: &mut [usize; MAX_FRAMES],
+    platform: &mut [usize; MAX_FRAMES],
     k: u32,
 ) -> (usize, usize) {
-    core::hint::black_box(probe_middle(fp, bt, k.wrapping_mul(7)))
+    core::hint::black_box(probe_middle(u, fast, platform, k.wrapping_mul(7)))
 }
 
 #[inline(never)]
 fn probe_middle(
-    fp: &mut [usize; MAX_FRAMES],
-    bt: &mut [usize; MAX_FRAMES],
+    u: Unwinder,
+    fast: &mut [usize; MAX_FRAMES],
+    platform: &mut [usize; MAX_FRAMES],
     k: u32,
 ) -> (usize, usize) {
-    core::hint::black_box(probe_inner(fp, bt, k ^ 0x55))
+    core::hint::black_box(probe_inner(u, fast, platform, k ^ 0x55))
 }
 
 #[inline(never)]
 fn probe_inner(
-    fp: &mut [usize; MAX_FRAMES],
-    bt: &mut [usize; MAX_FRAMES],
+    u: Unwinder,
+    fast: &mut [usize; MAX_FRAMES],
+    platform: &mut [usize; MAX_FRAMES],
     k: u32,
 ) -> (usize, usize) {
     core::hint::black_box(k);
-    let nf = capture(Unwinder::FramePointers, fp);
-    let nb = capture(Unwinder::UnwindTables, bt);
-    (core::hint::black_box(nf), core::hint::black_box(nb))
+    let nf = capture(u, fast);
+    let np = capture(Unwinder::UnwindTables, platform);
+    (core::hint::black_box(nf), core::hint::black_box(np))
 }
 
 /// Hooks for `benches/stack_capture.rs` and `tests/stack_capture.rs`, re-exported as
@@ -174,6 +207,38 @@ pub(crate) mod bench {
     #[inline]
     pub fn capture(unwinder: Unwinder, out: &mut [usize; MAX_FRAMES]) -> usize {
         super::capture(unwinder, out)
+    }
+
+    /// Empties the cached unwinder's rule cache, so the next captures miss (as `dlclose`
+    /// does).
+    pub fn flush_rule_cache() {
+        super::cfi::flush();
+    }
+}
+
+/// Stack bounds of the current thread, for the walks.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod stack_bounds;
+
+/// The cached unwinder, where it exists.
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+mod cfi;
+
+/// Elsewhere: no cached unwinder, the tables are used.
+#[cfg(not(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64")))]
+mod cfi {
+    use super::tables;
+    use super::unwinder::MAX_FRAMES;
+
+    pub(super) const SUPPORTED: bool = false;
+
+    pub(super) fn init() {}
+
+    pub(super) fn flush() {}
+
+    #[inline(always)]
+    pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
+        tables::capture(out)
     }
 }
 
@@ -198,10 +263,6 @@ mod fp {
     pub(super) const SUPPORTED: bool = false;
 
     pub(super) fn init_code_ranges() {}
-
-    pub(super) fn agrees(_fp: &[usize], _bt: &[usize]) -> bool {
-        false
-    }
 
     #[inline(always)]
     pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
@@ -238,6 +299,9 @@ mod tests {
     /// The unwinders that are correct in this build.
     fn available() -> Vec<Unwinder> {
         let mut v = vec![Unwinder::UnwindTables];
+        if supported(Unwinder::CachedUnwindTables) {
+            v.push(Unwinder::CachedUnwindTables);
+        }
         if unwinder() == Unwinder::FramePointers {
             v.push(Unwinder::FramePointers);
         }
@@ -312,6 +376,10 @@ mod tests {
             has_frame_pointer_prologue(chain_b as fn(_, _, _) -> _ as usize),
             "detected {u:?}"
         );
+        // Without frame pointers, the cached tables wherever they exist.
+        if u != Unwinder::FramePointers && supported(Unwinder::CachedUnwindTables) {
+            assert_eq!(u, Unwinder::CachedUnwindTables);
+        }
         // CI states what it expects for the flags it builds with.
         if let Ok(expected) = std::env::var("ALLOCSITE_EXPECT_UNWINDER") {
             assert_eq!(u.name(), expected);

@@ -178,7 +178,8 @@ pub struct Extension {
     pub sampled: bool,
     /// Allocations whose stack was captured.
     pub samples: u64,
-    /// How stacks were captured (`"frame-pointers"` or `"unwind-tables"`).
+    /// How stacks were captured (`"frame-pointers"`, `"cached-unwind-tables"` or
+    /// `"unwind-tables"`).
     pub unwinder: String,
     /// Distinct captured stacks that became the same program point after trimming.
     pub merged_sites: u64,

@@ -7,7 +7,6 @@ use super::tables;
 use super::unwinder::MAX_FRAMES;
 
 mod code_ranges;
-mod stack_bounds;
 
 pub(super) const SUPPORTED: bool = true;
 
@@ -61,7 +60,7 @@ fn strip(ret: usize) -> usize {
 #[inline(always)]
 pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
     let (fp, sp) = registers();
-    match stack_bounds::current() {
+    match super::stack_bounds::current() {
         Some((lo, hi)) if lo <= sp && sp < hi => walk(fp, sp, hi, out),
         // Unknown bounds, or running on an alternate (signal or coroutine) stack.
         _ => tables::capture(out),
@@ -111,18 +110,4 @@ fn walk(mut fp: usize, lo: usize, hi: usize, out: &mut [usize; MAX_FRAMES]) -> u
         fp = next;
     }
     n
-}
-
-/// `fp[0]` is the return address into `probe_inner` after its first `capture` call, and
-/// `fp[1..4]` the returns into `probe_middle`, `probe_outer` and `probe_agrees`. The
-/// tables' stack must contain `fp[1..4]` in order, right after a return address into
-/// `probe_inner` close to `fp[0]` (its second `capture` call).
-pub(super) fn agrees(fp: &[usize], bt: &[usize]) -> bool {
-    if fp.len() < 4 {
-        return false;
-    }
-    let Some(j) = bt.iter().position(|&a| a == fp[1]) else {
-        return false;
-    };
-    j >= 1 && bt.len() >= j + 3 && fp[1..4] == bt[j..j + 3] && bt[j - 1].abs_diff(fp[0]) < 256
 }

@@ -1,0 +1,197 @@
+//! The cached unwinder (x86_64 Linux with glibc): the unwind tables' answer at frame-pointer
+//! speed, in the build users actually run (no `-C force-frame-pointers`).
+//!
+//! Each step from a frame to its caller needs the unwind rule at the frame's return address.
+//! Rules are computed from the module's `.eh_frame` on the first sight of an address
+//! (`lookup.rs`, microseconds, no allocation) and kept in a lock-free table shared by all
+//! threads (`cache.rs`); every later capture through the same code reads one cached word per
+//! frame (`rule.rs`). A step is then: CFA = `rsp` or `rbp` + offset, return address at
+//! `CFA - 8`, `rbp` restored from `CFA + k` if the frame saved it.
+//!
+//! Every read from the stack is checked first: it must lie between the stack pointer at
+//! which the capture began and the thread's stack base, 8-byte aligned, and the CFA must
+//! grow from frame to frame. The first frame that fails a check ends the stack; a bad stack
+//! is cut short, never followed out of bounds. A rule this unwinder does not follow (a CFA
+//! expression, as in a signal trampoline) hands the whole capture to the platform unwinder,
+//! so the answer stays that of the unwind tables.
+//!
+//! Libraries unloaded with `dlclose` flush the cache (`dlclose.rs`): their addresses may be
+//! reused by the next library loaded.
+
+mod cache;
+mod dlclose;
+mod lookup;
+mod rule;
+
+use super::stack_bounds;
+use super::tables;
+use super::unwinder::MAX_FRAMES;
+use rule::Packed;
+#[cfg(test)]
+use rule::{Base, Rule};
+
+/// Whether this unwinder exists on this target.
+pub(super) const SUPPORTED: bool = true;
+
+/// Prepares the miss path (looks up `_dl_find_object`) and keeps the `dlclose` interposer in
+/// the link. Call once, outside the allocator's hot path: it may take the loader's lock.
+pub(super) fn init() {
+    lookup::init();
+    dlclose::anchor();
+}
+
+/// Makes every cached rule a miss (for benchmarks and tests of the miss path).
+pub(super) fn flush() {
+    cache::flush();
+}
+
+/// The registers a capture starts from: an address inside [`capture`], and the stack and
+/// frame pointers at that address.
+#[inline(always)]
+fn registers() -> (usize, usize, usize) {
+    let (ip, sp, bp): (usize, usize, usize);
+    // SAFETY: copies the instruction, stack and frame pointers into general registers;
+    // touches no memory and changes no flags. All three are read at the same instruction,
+    // so the unwind row for `ip` describes this `sp`.
+    unsafe {
+        core::arch::asm!(
+            "lea {ip}, [rip]",
+            "mov {sp}, rsp",
+            "mov {bp}, rbp",
+            ip = out(reg) ip,
+            sp = out(reg) sp,
+            bp = out(reg) bp,
+            options(nomem, nostack, preserves_flags)
+        );
+    }
+    (ip, sp, bp)
+}
+
+/// Inlined into `capture::capture`, so the first frame is `capture`'s own and the first
+/// address written is the return address into its caller.
+#[inline(always)]
+pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
+    let (ip, sp, bp) = registers();
+    match stack_bounds::current() {
+        Some((lo, hi)) if lo <= sp && sp < hi => match walk(ip, sp, bp, hi, out) {
+            Some(n) => n,
+            None => tables::capture(out),
+        },
+        // Unknown bounds, or running on an alternate (signal or coroutine) stack.
+        _ => tables::capture(out),
+    }
+}
+
+/// Unwinds from the frame at `ip` with registers `sp` and `bp`, reading only inside
+/// `[sp, hi)`. `None` when a frame needs a rule this unwinder does not follow.
+#[inline(always)]
+fn walk(
+    ip: usize,
+    mut sp: usize,
+    mut bp: usize,
+    hi: usize,
+    out: &mut [usize; MAX_FRAMES],
+) -> Option<usize> {
+    const WORD: usize = core::mem::size_of::<usize>();
+    let lo = sp;
+    let epoch = cache::epoch();
+    // The address whose rule applies: `ip` itself for the first frame, the call instruction
+    // (one byte before the return address) for the others.
+    let mut at = ip;
+    let mut n = 0;
+    while n < MAX_FRAMES {
+        let rule = match cache::CACHE.get(at, epoch) {
+            Some(rule) => rule,
+            None => miss(at, epoch),
+        };
+        if rule.kind() != Packed::STEP {
+            if rule.kind() == Packed::OUTERMOST {
+                break;
+            }
+            return None;
+        }
+        let cfa = if rule.cfa_from_rbp() { bp } else { sp }.wrapping_add(rule.cfa_offset());
+        // The caller's frame is above this one (this also ends a corrupt chain), and below
+        // the stack base. Offsets are multiples of 8, so `sp <= cfa - 8` and both words read
+        // below are aligned when the CFA is.
+        if cfa <= sp || cfa > hi || cfa % WORD != 0 {
+            break;
+        }
+        // SAFETY: `cfa - 8` is an aligned word in `[sp, hi)`, inside this thread's stack
+        // between the stack pointer at the start of the capture and the base: mapped and
+        // readable.
+        let ret = unsafe { core::ptr::read((cfa - WORD) as *const usize) };
+        let saved_rbp = rule.saved_rbp();
+        if saved_rbp != 0 {
+            let slot = cfa.wrapping_add_signed(saved_rbp);
+            if slot < lo || slot > hi - WORD {
+                break;
+            }
+            // SAFETY: as above: `slot` is aligned (the CFA is, the offset is a multiple of
+            // 8) and was just checked to be inside `[lo, hi)`.
+            bp = unsafe { core::ptr::read(slot as *const usize) };
+        }
+        if ret < 4096 {
+            break;
+        }
+        out[n] = ret;
+        n += 1;
+        sp = cfa;
+        at = ret - 1;
+    }
+    Some(n)
+}
+
+/// Computes, caches and returns the rule at `at`; out of line, so the walk stays small.
+#[cold]
+#[inline(never)]
+fn miss(at: usize, epoch: u32) -> Packed {
+    let rule = lookup::rule_at(at);
+    cache::CACHE.put(at, rule, epoch);
+    rule.pack()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn from_here(window: usize, out: &mut [usize; MAX_FRAMES]) -> Option<usize> {
+        init();
+        let (ip, sp, bp) = registers();
+        walk(ip, sp, bp, sp + window, core::hint::black_box(out))
+    }
+
+    #[test]
+    fn the_walk_never_reads_past_the_stack_window() {
+        let mut whole = [0; MAX_FRAMES];
+        let depth = from_here(
+            stack_bounds::current().unwrap().1 - registers().1,
+            &mut whole,
+        );
+        assert!(depth.unwrap() > 3, "{depth:?}");
+        // With the stack cut short just above this frame, the walk must stop there instead
+        // of reading beyond it, whatever the rules say.
+        for window in [0, 8, 16, 64, 256] {
+            let mut out = [0; MAX_FRAMES];
+            let n = from_here(window, &mut out).unwrap();
+            assert!(n <= 2, "window {window}: {n} frames");
+        }
+    }
+
+    #[test]
+    fn an_address_without_unwind_information_is_unsupported() {
+        init();
+        assert_eq!(lookup::rule_at(0x10), Rule::Unsupported);
+        // The first instruction of a function: the CFA is just above the return address.
+        let f = the_walk_never_reads_past_the_stack_window as fn() as usize;
+        assert_eq!(
+            lookup::rule_at(f),
+            Rule::Step {
+                base: Base::Rsp,
+                cfa_offset: 8,
+                saved_rbp: None
+            }
+        );
+    }
+}

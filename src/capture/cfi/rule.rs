@@ -1,0 +1,206 @@
+//! How to step from one x86_64 frame to its caller, in one word.
+//!
+//! An unwind table row (DWARF CFI) can say many things; at a call site in compiled Rust or C
+//! code it almost always says one of a few: the canonical frame address (CFA, the caller's
+//! stack pointer) is `rsp + n` or `rbp + n`, the return address is the word just below the
+//! CFA, and `rbp` is either untouched or saved at `CFA + m`. [`Rule`] holds exactly that, so
+//! a cached rule is one `u64` and a step is two adds and at most two loads. Anything else
+//! (CFA expressions, registers saved in other registers, a return address elsewhere) is
+//! [`Rule::Unsupported`], and the capture hands the whole stack to the platform unwinder.
+
+/// What a cached unwind rule says about one code address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Rule {
+    /// A frame with a caller: CFA = `base + cfa_offset`, return address at `CFA - 8`
+    /// (offsets are multiples of 8).
+    Step {
+        /// The register the CFA is computed from.
+        base: Base,
+        /// Added to `base` to give the CFA (the caller's stack pointer); at most
+        /// [`MAX_CFA_OFFSET`].
+        cfa_offset: u32,
+        /// Where the caller's `rbp` is saved, relative to the CFA; `None` if this frame
+        /// leaves `rbp` as the caller had it.
+        saved_rbp: Option<i16>,
+    },
+    /// The outermost frame: the return address is undefined (`_start`, a thread's entry).
+    Outermost,
+    /// A rule this unwinder does not follow, or no unwind information at all.
+    Unsupported,
+}
+
+/// The register a CFA is computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Base {
+    Rsp,
+    Rbp,
+}
+
+/// Largest CFA offset a rule holds (a frame of 16 MiB); larger frames are
+/// [`Rule::Unsupported`].
+pub(super) const MAX_CFA_OFFSET: u32 = (1 << 24) - 1;
+
+/// A [`Rule`] in one non-zero word, laid out so that a step decodes it with a shift or two:
+///
+/// - bits 0..32: the CFA offset;
+/// - bits 32..48: where `rbp` is saved, relative to the CFA, as `i16`; 0 if not saved (the
+///   word at the CFA belongs to the caller, so no frame saves `rbp` there);
+/// - bit 48: the CFA is computed from `rbp` (else from `rsp`);
+/// - bits 56..64: the kind: [`Packed::STEP`], [`Packed::OUTERMOST`] or [`Packed::UNSUPPORTED`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Packed(pub(super) u64);
+
+impl Packed {
+    pub(super) const STEP: u64 = 1;
+    pub(super) const OUTERMOST: u64 = 2;
+    pub(super) const UNSUPPORTED: u64 = 3;
+    const BASE_RBP: u64 = 1 << 48;
+
+    /// [`Packed::STEP`], [`Packed::OUTERMOST`] or [`Packed::UNSUPPORTED`].
+    #[inline(always)]
+    pub(super) fn kind(self) -> u64 {
+        self.0 >> 56
+    }
+
+    /// For a step: whether the CFA is computed from `rbp`.
+    #[inline(always)]
+    pub(super) fn cfa_from_rbp(self) -> bool {
+        self.0 & Self::BASE_RBP != 0
+    }
+
+    /// For a step: the CFA offset.
+    #[inline(always)]
+    pub(super) fn cfa_offset(self) -> usize {
+        self.0 as u32 as usize
+    }
+
+    /// For a step: where `rbp` is saved relative to the CFA, 0 if it is not.
+    #[inline(always)]
+    pub(super) fn saved_rbp(self) -> isize {
+        isize::from((self.0 >> 32) as u16 as i16)
+    }
+}
+
+impl Rule {
+    /// The rule in one word (see [`Packed`]).
+    pub(super) fn pack(self) -> Packed {
+        Packed(match self {
+            Rule::Step {
+                base,
+                cfa_offset,
+                saved_rbp,
+            } => {
+                let mut word = (Packed::STEP << 56) | u64::from(cfa_offset & MAX_CFA_OFFSET);
+                if base == Base::Rbp {
+                    word |= Packed::BASE_RBP;
+                }
+                word | (u64::from(saved_rbp.unwrap_or(0) as u16) << 32)
+            }
+            Rule::Outermost => Packed::OUTERMOST << 56,
+            Rule::Unsupported => Packed::UNSUPPORTED << 56,
+        })
+    }
+
+    /// The rule a word holds, for tests and logs.
+    #[cfg(test)]
+    pub(super) fn unpack(packed: Packed) -> Rule {
+        match packed.kind() {
+            Packed::STEP => Rule::Step {
+                base: if packed.cfa_from_rbp() {
+                    Base::Rbp
+                } else {
+                    Base::Rsp
+                },
+                cfa_offset: packed.cfa_offset() as u32,
+                saved_rbp: i16::try_from(packed.saved_rbp()).ok().filter(|&o| o != 0),
+            },
+            Packed::OUTERMOST => Rule::Outermost,
+            _ => Rule::Unsupported,
+        }
+    }
+}
+
+/// DWARF register numbers of x86_64 (System V psABI, figure 3.36).
+mod register {
+    pub(super) const RBP: u16 = 6;
+    pub(super) const RSP: u16 = 7;
+    pub(super) const RETURN_ADDRESS: u16 = 16;
+}
+
+/// The rule for one unwind table row, or `Unsupported` for a row this unwinder does not follow.
+pub(super) fn from_row<T, S>(row: &gimli::UnwindTableRow<T, S>) -> Rule
+where
+    T: gimli::ReaderOffset,
+    S: gimli::UnwindContextStorage<T>,
+{
+    use gimli::{CfaRule, Register, RegisterRule};
+    let (base, cfa_offset) = match *row.cfa() {
+        CfaRule::RegisterAndOffset { register, offset } => {
+            let base = match register.0 {
+                register::RSP => Base::Rsp,
+                register::RBP => Base::Rbp,
+                _ => return Rule::Unsupported,
+            };
+            // Stack slots are 8-byte aligned; an odd offset is not a rule of compiled code.
+            match u32::try_from(offset) {
+                Ok(offset) if offset <= MAX_CFA_OFFSET && offset % 8 == 0 => (base, offset),
+                _ => return Rule::Unsupported,
+            }
+        }
+        CfaRule::Expression(_) => return Rule::Unsupported,
+    };
+    match row.register(Register(register::RETURN_ADDRESS)) {
+        // x86_64's `call` pushes the return address just below the caller's stack pointer.
+        RegisterRule::Offset(-8) => {}
+        // The ABI marks the outermost frame by leaving the return address undefined.
+        RegisterRule::Undefined => return Rule::Outermost,
+        _ => return Rule::Unsupported,
+    }
+    let saved_rbp = match row.register(Register(register::RBP)) {
+        // No rule for a callee-saved register means "not changed by this frame".
+        RegisterRule::Undefined | RegisterRule::SameValue => None,
+        RegisterRule::Offset(offset) => match i16::try_from(offset) {
+            Ok(offset) if offset != 0 && offset % 8 == 0 => Some(offset),
+            _ => return Rule::Unsupported,
+        },
+        _ => return Rule::Unsupported,
+    };
+    Rule::Step {
+        base,
+        cfa_offset,
+        saved_rbp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_survive_packing() {
+        let rules = [
+            Rule::Step {
+                base: Base::Rsp,
+                cfa_offset: 8,
+                saved_rbp: None,
+            },
+            Rule::Step {
+                base: Base::Rbp,
+                cfa_offset: 16,
+                saved_rbp: Some(-16),
+            },
+            Rule::Step {
+                base: Base::Rsp,
+                cfa_offset: MAX_CFA_OFFSET & !7,
+                saved_rbp: Some(i16::MIN),
+            },
+            Rule::Outermost,
+            Rule::Unsupported,
+        ];
+        for rule in rules {
+            let packed = rule.pack();
+            assert_ne!(packed.0, 0, "{rule:?} packs to the empty slot");
+            assert_eq!(Rule::unpack(packed), rule);
+        }
+    }
+}
