@@ -77,6 +77,9 @@ fn scenario(name: &str, path: &Path) {
                 let _ = allocsite::abort_on_alloc(allocates_in_a_no_allocation_zone);
                 std::ptr::null_mut()
             }
+            // allocsite checks once per process that it is installed, with an allocation:
+            // done here, so the zone holds the C thread's very first allocation.
+            let _ = allocsite::measure(|| ());
             // SAFETY: a zeroed `pthread_t` filled by `pthread_create`, joined at once.
             unsafe {
                 let mut thread: libc::pthread_t = std::mem::zeroed();

@@ -102,25 +102,16 @@ fn a_c_thread_s_first_allocation_counts_in_its_scope() {
         std::ptr::null_mut()
     }
     let mut figures = 0u64;
-    // SAFETY: a zeroed `pthread_t` filled by `pthread_create`; `figures` outlives the thread
-    // (joined below).
-    unsafe {
-        let mut thread: libc::pthread_t = std::mem::zeroed();
-        let created = libc::pthread_create(
-            &mut thread,
-            std::ptr::null(),
-            body,
-            (&mut figures as *mut u64).cast(),
-        );
-        assert_eq!(created, 0);
-        assert_eq!(libc::pthread_join(thread, std::ptr::null_mut()), 0);
-    }
+    on_a_c_thread(body, &mut figures);
     assert_eq!(figures, 1100, "1 allocation of 100 bytes");
 }
 
 /// Runs `body` as the start routine of a thread created with `pthread_create` directly (no
 /// std: the thread has allocated nothing when `body` starts) and joins it.
 fn on_a_c_thread(body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void, data: *mut u64) {
+    // allocsite checks once per process that it is installed, with an allocation: done
+    // here, so that `body`'s first allocation is the thread's first.
+    let _ = allocsite::measure(|| ());
     // SAFETY: a zeroed `pthread_t` filled by `pthread_create`; `data` outlives the thread
     // (joined before returning).
     unsafe {
