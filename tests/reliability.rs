@@ -138,5 +138,8 @@ fn assert_no_alloc_sees_a_c_thread_s_first_allocation() {
     }
     let mut broke = 0u64;
     on_a_c_thread(body, &mut broke);
-    assert_eq!(broke, 1, "assert_no_alloc! must fail on the C thread's allocation");
+    assert_eq!(
+        broke, 1,
+        "assert_no_alloc! must fail on the C thread's allocation"
+    );
 }

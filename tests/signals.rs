@@ -121,7 +121,9 @@ fn main() {
             }
             if started.elapsed() > Duration::from_secs(20) {
                 child.kill().unwrap();
-                panic!("signals: run {run} ({configuration}) hung with an allocating signal handler");
+                panic!(
+                    "signals: run {run} ({configuration}) hung with an allocating signal handler"
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
