@@ -124,10 +124,17 @@ fn optional_fields_are_typed_and_numbers_read_as_javascript_reads_them() {
     let floats = GOOD
         .replace(r#""fs":[1]"#, r#""fs":[1.0]"#)
         .replace(r#""pid":1"#, r#""pid":1.5"#)
-        .replace(r#""te":10"#, r#""te":1e1,"allocsite":{"sampleBytes":4096.0}"#);
+        .replace(
+            r#""te":10"#,
+            r#""te":1e1,"allocsite":{"sampleBytes":4096.0}"#,
+        );
     let file = crate::report::dhat::DhatFile::from_json(&floats).unwrap();
     assert_eq!(
-        (file.program_points[0].frames.clone(), file.pid, file.end_time),
+        (
+            file.program_points[0].frames.clone(),
+            file.pid,
+            file.end_time
+        ),
         (vec![1], 1, 10)
     );
     assert_eq!(file.allocsite.unwrap().sample_bytes, 4096);
