@@ -170,6 +170,8 @@ impl ThreadState {
     }
 
     /// The thread-spanning scope threads started from this one join (0: none).
+    // Unused where `pthread_create` is not interposed (see `engine/spawn.rs`).
+    #[cfg_attr(any(miri, allocsite_tsan), allow(dead_code))]
     pub(crate) fn spanning(&self) -> u64 {
         self.spanning.get()
     }
@@ -181,6 +183,8 @@ impl ThreadState {
 
     /// Joins the thread-spanning scope of the thread that created this one, at the very
     /// start of this thread (before it runs any code of its own).
+    // Unused where `pthread_create` is not interposed (see `engine/spawn.rs`).
+    #[cfg_attr(any(miri, allocsite_tsan), allow(dead_code))]
     pub(crate) fn join_spanning_scope(&self, scope: u64) {
         self.spanning.set(scope);
         if self.scope() == 0 {
