@@ -27,8 +27,10 @@
 //! straight to the inner allocator, so a handler never waits for a lock its own thread
 //! holds. What it cannot do is make the inner allocator safer: glibc's `malloc` is not
 //! async-signal-safe, and a handler that interrupts `malloc` and allocates can deadlock
-//! inside glibc or corrupt its heap, with or without allocsite. Allocate in a handler only
-//! over an async-signal-safe inner allocator. The figures may then be off by the handler's
+//! inside glibc or corrupt its heap, with or without allocsite (allocsite's own allocations,
+//! such as symbolizing a thread's stack when its first scope or a profile starts, go to the
+//! inner allocator as well). Allocate in a handler only over an async-signal-safe inner
+//! allocator. The figures may then be off by the handler's
 //! allocations: one that interrupts allocsite's own code on its thread is not counted, and
 //! one that interrupts the hook's counting of another allocation on the same thread may be
 //! lost from the counts. Starting or finishing a profiler, or opening a scope, in a handler
