@@ -59,6 +59,26 @@
 //! (`<= 2`: tokio's `yield_now` may allocate its worker's waker list the first time a thread
 //! uses it, inside the poll; see [`measure_future`] for what counts.)
 //!
+//! # Signal handlers and `fork`
+//!
+//! allocsite adds no deadlock of its own to a signal handler that allocates: its recording
+//! path never calls an allocator (its tables are mapped from the kernel), and while
+//! allocsite's own code runs on a thread, a handler's allocations on that thread pass
+//! straight to the inner allocator, so a handler never waits for a lock its own thread
+//! holds. What it cannot do is make the inner allocator safer: glibc's `malloc` is not
+//! async-signal-safe, and a handler that interrupts `malloc` and allocates can deadlock
+//! inside glibc or corrupt its heap, with or without allocsite (allocsite's own allocations
+//! go to the inner allocator as well). Allocate in a handler only over an async-signal-safe inner
+//! allocator. The figures may then be off by the handler's
+//! allocations: one that interrupts allocsite's own code on its thread is not counted, and
+//! one that interrupts the hook's counting of another allocation on the same thread may be
+//! lost from the counts. Starting or finishing a profiler, or opening a scope, in a handler
+//! is not supported.
+//!
+//! `fork` is safe while other threads allocate: allocsite's `pthread_atfork` handlers take
+//! every one of its locks before the fork and release them in both processes. A child does
+//! not write its parent's profile (at exit or otherwise) and may start a profiler of its own.
+//!
 //! ARCHITECTURE.md in the repository maps the modules.
 
 #![warn(missing_docs)]

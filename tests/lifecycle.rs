@@ -70,6 +70,24 @@ fn scenario(name: &str, path: &Path) {
                 allocsite::abort_on_alloc(|| allocsite::measure(allocates_in_a_no_allocation_zone));
             unreachable!("the allocation above aborts the process");
         }
+        "abort_zone_c_thread" => {
+            // A thread created by C code whose first allocation ever is inside the zone: setting
+            // up its state must not erase the zone.
+            extern "C" fn body(_: *mut libc::c_void) -> *mut libc::c_void {
+                let _ = allocsite::abort_on_alloc(allocates_in_a_no_allocation_zone);
+                std::ptr::null_mut()
+            }
+            // allocsite checks once per process that it is installed, with an allocation:
+            // done here, so the zone holds the C thread's very first allocation.
+            let _ = allocsite::measure(|| ());
+            // SAFETY: a zeroed `pthread_t` filled by `pthread_create`, joined at once.
+            unsafe {
+                let mut thread: libc::pthread_t = std::mem::zeroed();
+                libc::pthread_create(&mut thread, std::ptr::null(), body, std::ptr::null_mut());
+                libc::pthread_join(thread, std::ptr::null_mut());
+            }
+            unreachable!("the allocation on the C thread aborts the process");
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -103,8 +121,13 @@ fn main() {
         return;
     }
     // A strict no-allocation zone aborts with the offending stack on stderr, also when the
-    // allocation happens inside a scope opened in the zone.
-    for scenario in ["abort_zone", "abort_zone_inner_scope"] {
+    // allocation happens inside a scope opened in the zone, or is the first allocation of a
+    // thread created by C code.
+    for scenario in [
+        "abort_zone",
+        "abort_zone_inner_scope",
+        "abort_zone_c_thread",
+    ] {
         let output = Command::new(std::env::current_exe().unwrap())
             .env("ALLOCSITE_LIFECYCLE_SCENARIO", scenario)
             .env("ALLOCSITE_LIFECYCLE_PATH", "unused")

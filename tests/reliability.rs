@@ -102,18 +102,44 @@ fn a_c_thread_s_first_allocation_counts_in_its_scope() {
         std::ptr::null_mut()
     }
     let mut figures = 0u64;
-    // SAFETY: a zeroed `pthread_t` filled by `pthread_create`; `figures` outlives the thread
-    // (joined below).
+    on_a_c_thread(body, &mut figures);
+    assert_eq!(figures, 1100, "1 allocation of 100 bytes");
+}
+
+/// Runs `body` as the start routine of a thread created with `pthread_create` directly (no
+/// std: the thread has allocated nothing when `body` starts) and joins it.
+fn on_a_c_thread(body: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void, data: *mut u64) {
+    // allocsite checks once per process that it is installed, with an allocation: done
+    // here, so that `body`'s first allocation is the thread's first.
+    let _ = allocsite::measure(|| ());
+    // SAFETY: a zeroed `pthread_t` filled by `pthread_create`; `data` outlives the thread
+    // (joined before returning).
     unsafe {
         let mut thread: libc::pthread_t = std::mem::zeroed();
-        let created = libc::pthread_create(
-            &mut thread,
-            std::ptr::null(),
-            body,
-            (&mut figures as *mut u64).cast(),
+        assert_eq!(
+            libc::pthread_create(&mut thread, std::ptr::null(), body, data.cast()),
+            0
         );
-        assert_eq!(created, 0);
         assert_eq!(libc::pthread_join(thread, std::ptr::null_mut()), 0);
     }
-    assert_eq!(figures, 1100, "1 allocation of 100 bytes");
+}
+
+/// `assert_no_alloc!` as the first thing a C thread does: the allocation inside is the
+/// thread's first, and must still break the budget (it used to erase the scope and pass).
+#[test]
+fn assert_no_alloc_sees_a_c_thread_s_first_allocation() {
+    extern "C" fn body(result: *mut libc::c_void) -> *mut libc::c_void {
+        let outcome = std::panic::catch_unwind(|| {
+            allocsite::assert_no_alloc!(black_box(vec![1u8; 100]).len())
+        });
+        // SAFETY: `result` points to the parent's `u64`, alive until the join.
+        unsafe { *result.cast::<u64>() = u64::from(outcome.is_err()) };
+        std::ptr::null_mut()
+    }
+    let mut broke = 0u64;
+    on_a_c_thread(body, &mut broke);
+    assert_eq!(
+        broke, 1,
+        "assert_no_alloc! must fail on the C thread's allocation"
+    );
 }

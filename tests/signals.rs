@@ -4,8 +4,9 @@
 //!    from the kernel): while a profiler records every allocation, the inner allocator sees
 //!    exactly the program's own calls. If the recorder allocated, a handler interrupting
 //!    the inner allocator could deadlock against it (glibc's arena lock) or corrupt its heap.
-//! 2. A SIGALRM handler that allocates, firing every 200 µs while two threads allocate under
-//!    a profiler recording every allocation and under budget scopes, never hangs the process.
+//! 2. A SIGALRM or SIGPROF handler that allocates, firing every 200 µs while two threads
+//!    allocate under a profiler recording every allocation, under budget scopes, or both (six
+//!    configurations, two runs each), never hangs the process.
 //!    The inner allocator here is a lock-free bump allocator, which is async-signal-safe, so
 //!    any hang would be allocsite's own. Each run is a child process with a 20 s limit.
 //!
@@ -93,15 +94,24 @@ fn main() {
         println!("signals: needs --features track; skipped");
         return;
     }
-    if std::env::var_os("ALLOCSITE_SIGNALS_CHILD").is_some() {
-        storm();
+    if let Ok(configuration) = std::env::var("ALLOCSITE_SIGNALS_CHILD") {
+        storm(&configuration);
         return;
     }
     recording_makes_no_inner_allocation();
     let exe = std::env::current_exe().unwrap();
-    for run in 0..8 {
+    let configurations = [
+        "alrm profile",
+        "alrm scope",
+        "alrm both",
+        "prof profile",
+        "prof scope",
+        "prof both",
+    ];
+    for run in 0..2 * configurations.len() {
+        let configuration = configurations[run % configurations.len()];
         let mut child = std::process::Command::new(&exe)
-            .env("ALLOCSITE_SIGNALS_CHILD", "1")
+            .env("ALLOCSITE_SIGNALS_CHILD", configuration)
             .spawn()
             .unwrap();
         let started = Instant::now();
@@ -111,14 +121,19 @@ fn main() {
             }
             if started.elapsed() > Duration::from_secs(20) {
                 child.kill().unwrap();
-                panic!("signals: run {run} hung with an allocating signal handler");
+                panic!(
+                    "signals: run {run} ({configuration}) hung with an allocating signal handler"
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        assert!(status.success(), "signals: run {run} failed: {status}");
+        assert!(
+            status.success(),
+            "signals: run {run} ({configuration}) failed: {status}"
+        );
     }
     println!(
-        "signals: the recorder made no inner allocation; 8 runs of an allocating handler finished"
+        "signals: the recorder made no inner allocation; 12 runs of an allocating handler finished"
     );
 }
 
@@ -170,22 +185,31 @@ extern "C" fn on_alarm(_: libc::c_int) {
     drop(black_box(text.into_bytes()));
 }
 
-/// The child: an allocating handler every 200 µs while two threads allocate under a
-/// profiler and scopes.
-fn storm() {
-    // SAFETY: installs a handler for SIGALRM with a zeroed `sigaction` filled in here.
+/// The child: an allocating handler for SIGALRM (a real-time timer) or SIGPROF (a CPU-time
+/// timer) every 200 µs while two threads allocate under a profiler, scopes, or both.
+fn storm(configuration: &str) {
+    let (signal, timer_kind) = if configuration.starts_with("prof") {
+        (libc::SIGPROF, libc::ITIMER_PROF)
+    } else {
+        (libc::SIGALRM, libc::ITIMER_REAL)
+    };
+    let profiled = !configuration.ends_with("scope");
+    let scoped = !configuration.ends_with("profile");
+    // SAFETY: installs a handler with a zeroed `sigaction` filled in here.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_alarm as *const () as usize;
         action.sa_flags = libc::SA_RESTART;
-        libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut());
+        libc::sigaction(signal, &action, std::ptr::null_mut());
     }
-    let profiler = allocsite::Profiler::builder()
-        .sample_bytes(1)
-        .no_json()
-        .summary(false)
-        .start()
-        .unwrap();
+    let profiler = profiled.then(|| {
+        allocsite::Profiler::builder()
+            .sample_bytes(1)
+            .no_json()
+            .summary(false)
+            .start()
+            .unwrap()
+    });
     let timer = libc::itimerval {
         it_interval: libc::timeval {
             tv_sec: 0,
@@ -196,15 +220,17 @@ fn storm() {
             tv_usec: 200,
         },
     };
-    // SAFETY: arms the process's real-time interval timer.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
+    // SAFETY: arms the process's interval timer.
+    unsafe { libc::setitimer(timer_kind, &timer, std::ptr::null_mut()) };
     static STOP: AtomicBool = AtomicBool::new(false);
-    let other = std::thread::spawn(|| {
+    let other = std::thread::spawn(move || {
         let mut i = 0u64;
         while !STOP.load(Relaxed) {
             i += 1;
             drop(black_box(distinct_site(i)));
-            let _ = allocsite::measure(|| black_box(distinct_site(i + 1)));
+            if scoped {
+                let _ = allocsite::measure(|| black_box(distinct_site(i + 1)));
+            }
         }
     });
     let started = Instant::now();
@@ -212,7 +238,9 @@ fn storm() {
     while started.elapsed() < Duration::from_millis(700) {
         i += 1;
         drop(black_box(distinct_site(i)));
-        let _ = allocsite::measure(|| black_box(format!("{i}")));
+        if scoped {
+            let _ = allocsite::measure(|| black_box(format!("{i}")));
+        }
     }
     STOP.store(true, Relaxed);
     other.join().unwrap();
@@ -227,7 +255,9 @@ fn storm() {
         },
     };
     // SAFETY: disarms the timer.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &stop, std::ptr::null_mut()) };
-    profiler.finish().unwrap();
+    unsafe { libc::setitimer(timer_kind, &stop, std::ptr::null_mut()) };
+    if let Some(profiler) = profiler {
+        profiler.finish().unwrap();
+    }
     assert!(ALARMS.load(Relaxed) > 10, "the handler ran");
 }

@@ -278,7 +278,8 @@
     if (has(d, "allocsite")) {
       const x = d.allocsite;
       if (x === null || typeof x !== "object" || Array.isArray(x)) throw err(`field "allocsite" is ${kind(x)}, expected an object`, "wrong-type", "allocsite");
-      for (const [f, t] of [["sampled", "boolean"], ["sampleBytes", "number"], ["version", "string"]]) {
+      for (const [f, t] of [["sampled", "boolean"], ["sampleBytes", "number"], ["version", "string"],
+        ["samples", "number"], ["unwinder", "string"], ["mergedSites", "number"]]) {
         if (has(x, f) && typeof x[f] !== t) throw err(`field "allocsite.${f}" is ${kind(x[f])}, expected ${aType(t)}`, "wrong-type", `allocsite.${f}`);
       }
     }

@@ -12,6 +12,8 @@
 //!
 //! Elsewhere (other C libraries, static linking) there is no interposition: a spanning scope
 //! then counts only its own thread, and `measure_with_spawned_threads` says so in its docs.
+//! Nor under Miri or ThreadSanitizer (`--cfg allocsite_tsan`, set by `.ci/checkers`), whose
+//! runtimes define `pthread_create` themselves.
 
 /// Keeps the interposed `pthread_create` in the link: the linker takes an object out of
 /// allocsite's archive only when something in it is needed, and the definition must be in
@@ -21,7 +23,9 @@ pub(crate) fn anchor() {
     #[cfg(all(
         target_os = "linux",
         target_env = "gnu",
-        not(target_feature = "crt-static")
+        not(target_feature = "crt-static"),
+        not(miri),
+        not(allocsite_tsan)
     ))]
     std::hint::black_box(interpose::pthread_create as *const () as usize);
 }
@@ -29,7 +33,9 @@ pub(crate) fn anchor() {
 #[cfg(all(
     target_os = "linux",
     target_env = "gnu",
-    not(target_feature = "crt-static")
+    not(target_feature = "crt-static"),
+    not(miri),
+    not(allocsite_tsan)
 ))]
 mod interpose {
     use std::ffi::c_void;

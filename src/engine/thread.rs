@@ -10,7 +10,8 @@
 
 use std::cell::Cell;
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::compiler_fence;
 
 use super::counters::{self, CounterBlock, RawCounts, bump};
 use super::recorder::live::maybe_recorded;
@@ -140,8 +141,16 @@ impl ThreadState {
         self.unusual.get() & BUSY != 0
     }
 
+    /// Sets or clears the reentrancy guard. A signal handler that runs on this thread sees
+    /// the guard exactly where the program order puts it: the compiler fences keep the
+    /// guard's store before the locks taken under it and after the locks released under it,
+    /// so a handler's allocation never records while this thread holds an allocsite lock
+    /// (it passes straight to the inner allocator) and never waits for a lock of its own
+    /// thread. They emit no instruction.
     pub(crate) fn set_busy(&self, busy: bool) {
+        compiler_fence(SeqCst);
         self.set_flag(BUSY, busy);
+        compiler_fence(SeqCst);
     }
 
     /// This thread's recording state, adopted on first use; `None` only when out of memory
@@ -161,6 +170,8 @@ impl ThreadState {
     }
 
     /// The thread-spanning scope threads started from this one join (0: none).
+    // Unused where `pthread_create` is not interposed (see `engine/spawn.rs`).
+    #[cfg_attr(any(miri, allocsite_tsan), allow(dead_code))]
     pub(crate) fn spanning(&self) -> u64 {
         self.spanning.get()
     }
@@ -172,6 +183,8 @@ impl ThreadState {
 
     /// Joins the thread-spanning scope of the thread that created this one, at the very
     /// start of this thread (before it runs any code of its own).
+    // Unused where `pthread_create` is not interposed (see `engine/spawn.rs`).
+    #[cfg_attr(any(miri, allocsite_tsan), allow(dead_code))]
     pub(crate) fn join_spanning_scope(&self, scope: u64) {
         self.spanning.set(scope);
         if self.scope() == 0 {

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DhatFile {
     /// Always 2.
-    #[serde(rename = "dhatFileVersion")]
+    #[serde(rename = "dhatFileVersion", deserialize_with = "lenient::count")]
     pub version: u32,
     /// `"rust-heap"` for allocsite and the dhat crate; Valgrind writes `"heap"`, `"copy"`, `"ad-hoc"`.
     pub mode: String,
@@ -54,18 +54,29 @@ pub struct DhatFile {
     #[serde(rename = "Mtu")]
     pub million_time_unit: String,
     /// Average lifetime below which blocks count as short-lived, in `time_unit`.
-    #[serde(rename = "tuth", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tuth",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::optional_count"
+    )]
     pub short_lived_threshold: Option<u64>,
     /// The command line.
     #[serde(rename = "cmd")]
     pub command: String,
     /// Process id.
+    #[serde(deserialize_with = "lenient::count")]
     pub pid: u64,
     /// Time at the end (t-end).
-    #[serde(rename = "te")]
+    #[serde(rename = "te", deserialize_with = "lenient::count")]
     pub end_time: u64,
     /// Time of the global peak (t-gmax).
-    #[serde(rename = "tg", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tg",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::optional_count"
+    )]
     pub peak_time: Option<u64>,
     /// Program points: one per distinct allocation stack.
     #[serde(rename = "pps")]
@@ -161,7 +172,7 @@ pub struct ProgramPoint {
     )]
     pub bytes_written: Option<f64>,
     /// Frame indices into the frame table, innermost (the allocation) first.
-    #[serde(rename = "fs")]
+    #[serde(rename = "fs", deserialize_with = "lenient::counts")]
     pub frames: Vec<usize>,
 }
 
@@ -173,15 +184,18 @@ pub struct Extension {
     /// Version of allocsite that wrote the file.
     pub version: String,
     /// Mean bytes between samples (1: every allocation recorded).
+    #[serde(deserialize_with = "lenient::count")]
     pub sample_bytes: u64,
     /// True if the program-point figures are estimates from sampling.
     pub sampled: bool,
     /// Allocations whose stack was captured.
+    #[serde(deserialize_with = "lenient::count")]
     pub samples: u64,
     /// How stacks were captured (`"frame-pointers"`, `"cached-unwind-tables"` or
     /// `"unwind-tables"`).
     pub unwinder: String,
     /// Distinct captured stacks that became the same program point after trimming.
+    #[serde(deserialize_with = "lenient::count")]
     pub merged_sites: u64,
 }
 
@@ -311,6 +325,85 @@ impl FrameTable {
     }
 }
 
+/// Reads the integer fields of files the validator accepted: JSON numbers that JavaScript
+/// (and so the viewers) read as numbers, floats included (`2.0`, `1e3`), taken to the nearest
+/// integer the field holds (fractions dropped, saturating at the type's bounds). The validator
+/// has already refused wrong types and negative values where they matter.
+mod lenient {
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    /// A number read into an unsigned integer type.
+    struct Count<T>(PhantomData<T>);
+
+    impl<'de, T: TryFrom<u64> + Bounded> Visitor<'de> for Count<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+            Ok(T::try_from(v).unwrap_or(T::MAX))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+            self.visit_u64(v.max(0) as u64)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+            // `as` saturates, and takes NaN to 0.
+            self.visit_u64(v as u64)
+        }
+    }
+
+    pub(super) trait Bounded {
+        const MAX: Self;
+    }
+    impl Bounded for u32 {
+        const MAX: Self = u32::MAX;
+    }
+    impl Bounded for u64 {
+        const MAX: Self = u64::MAX;
+    }
+    impl Bounded for usize {
+        const MAX: Self = usize::MAX;
+    }
+
+    pub(super) fn count<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<u64> + Bounded,
+    {
+        deserializer.deserialize_any(Count(PhantomData))
+    }
+
+    pub(super) fn optional_count<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u64>, D::Error> {
+        count(deserializer).map(Some)
+    }
+
+    pub(super) fn counts<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<usize>, D::Error> {
+        struct Counts;
+        impl<'de> Visitor<'de> for Counts {
+            type Value = Vec<usize>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of numbers")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<usize>, A::Error> {
+                #[derive(serde::Deserialize)]
+                struct Index(#[serde(deserialize_with = "count")] usize);
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(Index(index)) = seq.next_element()? {
+                    out.push(index);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_seq(Counts)
+    }
+}
+
 /// Writes whole numbers as JSON integers (`8`, not `8.0`): estimates are rounded before
 /// writing, and integers display cleanly in every viewer.
 mod whole {
@@ -365,7 +458,13 @@ mod tests {
         repeated
             .program_points
             .push(repeated.program_points[0].clone());
-        assert!(repeated.validate().unwrap_err().0.contains("repeats"));
+        assert!(
+            repeated
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("the same stack")
+        );
         let mut out_of_range = file();
         out_of_range.program_points[0].frames = vec![2];
         assert!(
