@@ -695,7 +695,7 @@ describe("self-contained HTML report (cargo run --example dhat_to_html)", () => 
   test("the converter rejects bad input with a clear error", async () => {
     const r = await runDhatToHtml([tmpFile("v3.json", "{\"dhatFileVersion\":3}"), path.join(dir, "never.html")], { allowFail: true });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /v3\.json: dhatFileVersion is 3, expected 2/);
+    assert.match(r.stderr, /v3\.json: unsupported file version: dhatFileVersion is 3, expected 2/);
     assert.equal(fs.existsSync(path.join(dir, "never.html")), false);
     const u = await runDhatToHtml([], { allowFail: true });
     assert.equal(u.status, 2);
