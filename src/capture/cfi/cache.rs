@@ -1,123 +1,91 @@
 //! The rule cache: return address → [`Rule`], shared by every thread, without a lock.
 //!
-//! A direct-mapped table of [`SLOTS`] slots in static memory (`.bss`: pages are touched only
-//! as slots are filled). Each slot is a sequence lock over two words (the address and the
-//! packed rule): a reader takes a consistent pair or sees a miss, never a torn one; a writer
-//! that finds the slot being written by another thread gives up (the rule is computed again
-//! next time). A new address evicts the old one. Nothing here allocates, blocks or waits.
+//! A direct-mapped table of [`SLOTS`] words in static memory (`.bss`: pages are touched only
+//! as slots are filled). A slot holds an address and its rule *in one word*, so a reader
+//! gets a consistent pair from one atomic load, and a writer replaces it with one store:
+//! no torn pair, no sequence lock, nothing to wait for. A new address evicts the old one.
 //!
-//! Slots carry the *epoch* their rule was computed in; [`flush`] (called when a library is
-//! unloaded: its addresses may be reused by the next one loaded) starts a new epoch, which
-//! turns every older rule into a miss. (The epoch is 32 bits: it would take four billion
-//! `dlclose` calls to bring an old rule back.)
+//! The word fits because the slot's index and the word's tag together determine the
+//! address: the index is `(a ^ (a >> TAG_SHIFT)) % N` and the tag is `a >> TAG_SHIFT`, so
+//! the address's low bits are `index ^ (tag % N)`. User-space addresses on x86_64 Linux are
+//! below 2^47, which leaves [`TAG_BITS`] bits of tag and 30 bits of rule ([`Packed`]).
+//!
+//! [`flush`] (called when a library is unloaded: its addresses may be reused by the next one
+//! loaded) empties the table. A rule is only ever computed for a return address on a live
+//! stack, whose library cannot be unloaded meanwhile, so no stale rule is written back after
+//! a flush.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::rule::{Packed, Rule};
 
 /// Slots in the process's table: distinct return addresses it holds at once, if they hash
-/// apart.
+/// apart (a 128 KiB table).
 pub(super) const SLOTS: usize = 1 << 14;
 
+/// The address bits below the tag: the slot index covers them.
+const TAG_SHIFT: u32 = 14;
+/// Tag bits kept: addresses up to 2^(14 + 33) = 2^47, all of x86_64 Linux user space.
+const TAG_BITS: u32 = 33;
+/// The rule's share of a word.
+const RULE_BITS: u32 = 64 - TAG_BITS;
+
 /// The process's rule cache.
-pub(super) static CACHE: Cache<SLOTS> = Cache::new();
-
-/// The current epoch (see the module docs).
-static EPOCH: AtomicU32 = AtomicU32::new(0);
-
-/// The epoch to tag and check rules with during one capture.
-#[inline(always)]
-pub(super) fn epoch() -> u32 {
-    EPOCH.load(Ordering::Acquire)
-}
+pub(super) static CACHE: Cache = Cache::new();
 
 /// Makes every cached rule a miss.
 pub(super) fn flush() {
-    EPOCH.fetch_add(1, Ordering::AcqRel);
+    CACHE.clear();
 }
 
-/// A direct-mapped table of `N` slots (`N` a power of two).
-pub(super) struct Cache<const N: usize> {
-    slots: [Slot; N],
+/// A direct-mapped table of [`SLOTS`] slots (2^[`TAG_SHIFT`]: the index covers exactly the
+/// bits below the tag).
+pub(super) struct Cache {
+    slots: [AtomicU64; SLOTS],
 }
 
-#[repr(C, align(32))]
-struct Slot {
-    /// Odd while a writer is filling the slot.
-    sequence: AtomicU32,
-    epoch: AtomicU32,
-    address: AtomicUsize,
-    rule: AtomicU64,
-}
+const _: () = assert!(SLOTS == 1 << TAG_SHIFT);
 
-impl<const N: usize> Cache<N> {
+impl Cache {
     pub(super) const fn new() -> Self {
-        assert!(N.is_power_of_two());
         Cache {
-            slots: [const {
-                Slot {
-                    sequence: AtomicU32::new(0),
-                    epoch: AtomicU32::new(0),
-                    address: AtomicUsize::new(0),
-                    rule: AtomicU64::new(0),
-                }
-            }; N],
+            slots: [const { AtomicU64::new(0) }; SLOTS],
         }
     }
 
     #[inline(always)]
-    fn slot(&self, address: usize) -> &Slot {
-        // Fibonacci hashing: return addresses differ mostly in their low bits.
-        let hash =
-            (address as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - N.trailing_zeros());
-        &self.slots[hash as usize & (N - 1)]
+    fn slot(&self, address: usize) -> &AtomicU64 {
+        &self.slots[(address ^ (address >> TAG_SHIFT)) & (SLOTS - 1)]
     }
 
-    /// The cached rule for `address`, if there is one from `epoch`.
+    /// The word for `address` and `rule`, or `None` if they do not fit.
     #[inline(always)]
-    pub(super) fn get(&self, address: usize, epoch: u32) -> Option<Packed> {
-        let slot = self.slot(address);
-        let before = slot.sequence.load(Ordering::Acquire);
-        let cached = slot.address.load(Ordering::Relaxed);
-        let cached_epoch = slot.epoch.load(Ordering::Relaxed);
-        let word = slot.rule.load(Ordering::Relaxed);
-        // Orders the loads above before the check below (the reader half of a seqlock).
-        fence(Ordering::Acquire);
-        let after = slot.sequence.load(Ordering::Relaxed);
-        // An empty slot has rule 0, which is no rule.
-        (before == after
-            && before & 1 == 0
-            && cached == address
-            && cached_epoch == epoch
-            && word != 0)
-            .then_some(Packed(word))
+    fn word(address: usize, rule: u64) -> Option<u64> {
+        let tag = (address as u64) >> TAG_SHIFT;
+        (tag >> TAG_BITS == 0 && rule >> RULE_BITS == 0).then_some((tag << RULE_BITS) | rule)
     }
 
-    /// Caches `rule` for `address`, unless another thread is writing the same slot.
-    pub(super) fn put(&self, address: usize, rule: Rule, epoch: u32) {
-        let slot = self.slot(address);
-        let sequence = slot.sequence.load(Ordering::Relaxed);
-        if sequence & 1 != 0
-            || slot
-                .sequence
-                .compare_exchange(
-                    sequence,
-                    sequence.wrapping_add(1),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
-            return;
+    /// The cached rule for `address`, if there is one.
+    #[inline(always)]
+    pub(super) fn get(&self, address: usize) -> Option<Packed> {
+        let word = self.slot(address).load(Ordering::Relaxed);
+        // An empty slot is 0: a tag of 0 (addresses below 16 KiB, never code) and no rule.
+        let tag = (address as u64) >> TAG_SHIFT;
+        (word >> RULE_BITS == tag && word != 0).then_some(Packed(word & ((1 << RULE_BITS) - 1)))
+    }
+
+    /// Caches `rule` for `address` (nothing, if the address is outside user space).
+    pub(super) fn put(&self, address: usize, rule: Rule) {
+        if let Some(word) = Self::word(address, rule.pack().0) {
+            self.slot(address).store(word, Ordering::Relaxed);
         }
-        // Readers that see either word below also see the odd sequence number (the writer
-        // half of a seqlock).
-        fence(Ordering::Release);
-        slot.address.store(address, Ordering::Relaxed);
-        slot.epoch.store(epoch, Ordering::Relaxed);
-        slot.rule.store(rule.pack().0, Ordering::Relaxed);
-        slot.sequence
-            .store(sequence.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Empties every slot.
+    pub(super) fn clear(&self) {
+        for slot in &self.slots {
+            slot.store(0, Ordering::Relaxed);
+        }
     }
 }
 
@@ -128,30 +96,56 @@ mod tests {
 
     const A: usize = 0x7000_0000_0010;
 
-    #[test]
-    fn put_then_get_and_eviction() {
-        let cache = Cache::<64>::new();
-        let get = |a, e| cache.get(a, e).map(Rule::unpack);
-        let put = |a, r, e| cache.put(a, r, e);
-        let epoch = 7;
-        let rule = Rule::Step {
+    fn step(cfa_offset: u32) -> Rule {
+        Rule::Step {
             base: Base::Rsp,
-            cfa_offset: 24,
+            cfa_offset,
             saved_rbp: Some(-16),
-        };
-        assert_eq!(get(A, epoch), None);
-        put(A, rule, epoch);
-        assert_eq!(get(A, epoch), Some(rule));
-        // Another address in the same slot evicts it.
+        }
+    }
+
+    #[test]
+    fn put_then_get_eviction_and_clear() {
+        static CACHE: Cache = Cache::new();
+        let cache = &CACHE;
+        let get = |a| cache.get(a).map(Rule::unpack);
+        assert_eq!(get(A), None);
+        cache.put(A, step(24));
+        assert_eq!(get(A), Some(step(24)));
+        // Another address in the same slot evicts it, and is not mistaken for it.
         let other = (1..)
-            .map(|i| A + i)
+            .map(|i| A + i * 7)
             .find(|&b| core::ptr::eq(cache.slot(b), cache.slot(A)))
             .unwrap();
-        put(other, Rule::Outermost, epoch);
-        assert_eq!(get(A, epoch), None);
-        assert_eq!(get(other, epoch), Some(Rule::Outermost));
-        // A rule from an older epoch is a miss.
-        assert_eq!(get(other, epoch.wrapping_add(1)), None);
+        cache.put(other, Rule::Outermost);
+        assert_eq!(get(A), None);
+        assert_eq!(get(other), Some(Rule::Outermost));
+        cache.clear();
+        assert_eq!(get(other), None);
+        // Addresses outside x86_64 user space are never cached.
+        cache.put(1 << 50, step(8));
+        assert_eq!(get(1 << 50), None);
+    }
+
+    #[test]
+    fn every_address_of_a_slot_is_told_apart() {
+        // Addresses that share a slot differ in their tags: the index and the tag give the
+        // address back.
+        static CACHE: Cache = Cache::new();
+        let cache = &CACHE;
+        let mut seen = std::collections::HashMap::new();
+        for address in (A..A + (1 << 16)).step_by(3) {
+            cache.put(address, step(8 * (address as u32 % 1000 + 1)));
+            assert_eq!(
+                cache.get(address).map(Rule::unpack),
+                Some(step(8 * (address as u32 % 1000 + 1)))
+            );
+            let slot = cache.slot(address) as *const AtomicU64;
+            let word = cache.slot(address).load(Ordering::Relaxed);
+            if let Some(previous) = seen.insert((slot, word >> RULE_BITS), address) {
+                assert_eq!(previous, address, "two addresses with one slot and tag");
+            }
+        }
     }
 
     #[test]
@@ -159,30 +153,25 @@ mod tests {
         // Two writers put different (address, rule) pairs into one slot while a reader checks
         // that whatever it gets for an address is that address's rule.
         const B: usize = 0x7100_0000_0020;
-        let cache = Cache::<64>::new();
+        static CACHE: Cache = Cache::new();
+        let cache = &CACHE;
         let c = (1..)
             .map(|i| B + i)
             .find(|&c| core::ptr::eq(cache.slot(c), cache.slot(B)))
             .unwrap();
-        let rule_of = |address: usize| Rule::Step {
-            base: Base::Rsp,
-            cfa_offset: if address == B { 8 } else { 4096 },
-            saved_rbp: None,
-        };
-        let epoch = 3;
-        let cache = &cache;
+        let rule_of = |address: usize| step(if address == B { 8 } else { 4096 });
         std::thread::scope(|s| {
             for address in [B, c] {
                 s.spawn(move || {
                     for _ in 0..100_000 {
-                        cache.put(address, rule_of(address), epoch);
+                        cache.put(address, rule_of(address));
                     }
                 });
             }
             s.spawn(move || {
                 for i in 0..200_000 {
                     let address = if i % 2 == 0 { B } else { c };
-                    if let Some(rule) = cache.get(address, epoch).map(Rule::unpack) {
+                    if let Some(rule) = cache.get(address).map(Rule::unpack) {
                         assert_eq!(rule, rule_of(address));
                     }
                 }

@@ -94,15 +94,14 @@ fn walk(
 ) -> Option<usize> {
     const WORD: usize = core::mem::size_of::<usize>();
     let lo = sp;
-    let epoch = cache::epoch();
     // The address whose rule applies: `ip` itself for the first frame, the call instruction
     // (one byte before the return address) for the others.
     let mut at = ip;
     let mut n = 0;
     while n < MAX_FRAMES {
-        let rule = match cache::CACHE.get(at, epoch) {
+        let rule = match cache::CACHE.get(at) {
             Some(rule) => rule,
-            None => miss(at, epoch),
+            None => miss(at),
         };
         if rule.kind() != Packed::STEP {
             if rule.kind() == Packed::OUTERMOST {
@@ -145,9 +144,9 @@ fn walk(
 /// Computes, caches and returns the rule at `at`; out of line, so the walk stays small.
 #[cold]
 #[inline(never)]
-fn miss(at: usize, epoch: u32) -> Packed {
+fn miss(at: usize) -> Packed {
     let rule = lookup::rule_at(at);
-    cache::CACHE.put(at, rule, epoch);
+    cache::CACHE.put(at, rule);
     rule.pack()
 }
 

@@ -36,17 +36,19 @@ pub(super) enum Base {
     Rbp,
 }
 
-/// Largest CFA offset a rule holds (a frame of 16 MiB); larger frames are
+/// Largest CFA offset a rule holds (a frame of 512 KiB); larger frames are
 /// [`Rule::Unsupported`].
-pub(super) const MAX_CFA_OFFSET: u32 = (1 << 24) - 1;
+pub(super) const MAX_CFA_OFFSET: u32 = 8 * 0xffff;
 
-/// A [`Rule`] in one non-zero word, laid out so that a step decodes it with a shift or two:
+/// A [`Rule`] in 27 bits (the rest of a cache word is the address's tag), laid out so that a
+/// step decodes it with a shift or two:
 ///
-/// - bits 0..32: the CFA offset;
-/// - bits 32..48: where `rbp` is saved, relative to the CFA, as `i16`; 0 if not saved (the
-///   word at the CFA belongs to the caller, so no frame saves `rbp` there);
-/// - bit 48: the CFA is computed from `rbp` (else from `rsp`);
-/// - bits 56..64: the kind: [`Packed::STEP`], [`Packed::OUTERMOST`] or [`Packed::UNSUPPORTED`].
+/// - bits 0..16: the CFA offset, in words;
+/// - bits 16..24: where `rbp` is saved relative to the CFA, in words, as `i8`; 0 if not
+///   saved (the word at the CFA belongs to the caller, so no frame saves `rbp` there);
+/// - bit 24: the CFA is computed from `rbp` (else from `rsp`);
+/// - bits 25..27: the kind: [`Packed::STEP`], [`Packed::OUTERMOST`] or
+///   [`Packed::UNSUPPORTED`] (never 0: a packed rule is never 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Packed(pub(super) u64);
 
@@ -54,12 +56,13 @@ impl Packed {
     pub(super) const STEP: u64 = 1;
     pub(super) const OUTERMOST: u64 = 2;
     pub(super) const UNSUPPORTED: u64 = 3;
-    const BASE_RBP: u64 = 1 << 48;
+    const BASE_RBP: u64 = 1 << 24;
+    const KIND_SHIFT: u32 = 25;
 
     /// [`Packed::STEP`], [`Packed::OUTERMOST`] or [`Packed::UNSUPPORTED`].
     #[inline(always)]
     pub(super) fn kind(self) -> u64 {
-        self.0 >> 56
+        self.0 >> Self::KIND_SHIFT
     }
 
     /// For a step: whether the CFA is computed from `rbp`.
@@ -68,21 +71,22 @@ impl Packed {
         self.0 & Self::BASE_RBP != 0
     }
 
-    /// For a step: the CFA offset.
+    /// For a step: the CFA offset in bytes.
     #[inline(always)]
     pub(super) fn cfa_offset(self) -> usize {
-        self.0 as u32 as usize
+        (self.0 as u16 as usize) * 8
     }
 
-    /// For a step: where `rbp` is saved relative to the CFA, 0 if it is not.
+    /// For a step: where `rbp` is saved relative to the CFA, in bytes; 0 if it is not.
     #[inline(always)]
     pub(super) fn saved_rbp(self) -> isize {
-        isize::from((self.0 >> 32) as u16 as i16)
+        isize::from((self.0 >> 16) as u8 as i8) * 8
     }
 }
 
 impl Rule {
-    /// The rule in one word (see [`Packed`]).
+    /// The rule in 27 bits (see [`Packed`]). Steps must fit: `from_row` makes the others
+    /// [`Rule::Unsupported`].
     pub(super) fn pack(self) -> Packed {
         Packed(match self {
             Rule::Step {
@@ -90,14 +94,14 @@ impl Rule {
                 cfa_offset,
                 saved_rbp,
             } => {
-                let mut word = (Packed::STEP << 56) | u64::from(cfa_offset & MAX_CFA_OFFSET);
+                let mut word = (Packed::STEP << Packed::KIND_SHIFT) | u64::from(cfa_offset / 8);
                 if base == Base::Rbp {
                     word |= Packed::BASE_RBP;
                 }
-                word | (u64::from(saved_rbp.unwrap_or(0) as u16) << 32)
+                word | (u64::from((saved_rbp.unwrap_or(0) / 8) as i8 as u8) << 16)
             }
-            Rule::Outermost => Packed::OUTERMOST << 56,
-            Rule::Unsupported => Packed::UNSUPPORTED << 56,
+            Rule::Outermost => Packed::OUTERMOST << Packed::KIND_SHIFT,
+            Rule::Unsupported => Packed::UNSUPPORTED << Packed::KIND_SHIFT,
         })
     }
 
@@ -119,6 +123,9 @@ impl Rule {
         }
     }
 }
+
+/// Where a saved `rbp` may be, relative to the CFA, for a rule to hold it.
+const SAVED_RBP_RANGE: core::ops::RangeInclusive<i16> = -1024..=1016;
 
 /// DWARF register numbers of x86_64 (System V psABI, figure 3.36).
 mod register {
@@ -160,7 +167,9 @@ where
         // No rule for a callee-saved register means "not changed by this frame".
         RegisterRule::Undefined | RegisterRule::SameValue => None,
         RegisterRule::Offset(offset) => match i16::try_from(offset) {
-            Ok(offset) if offset != 0 && offset % 8 == 0 => Some(offset),
+            Ok(offset) if offset != 0 && offset % 8 == 0 && SAVED_RBP_RANGE.contains(&offset) => {
+                Some(offset)
+            }
             _ => return Rule::Unsupported,
         },
         _ => return Rule::Unsupported,
@@ -191,8 +200,13 @@ mod tests {
             },
             Rule::Step {
                 base: Base::Rsp,
-                cfa_offset: MAX_CFA_OFFSET & !7,
-                saved_rbp: Some(i16::MIN),
+                cfa_offset: MAX_CFA_OFFSET,
+                saved_rbp: Some(*SAVED_RBP_RANGE.start()),
+            },
+            Rule::Step {
+                base: Base::Rbp,
+                cfa_offset: 8,
+                saved_rbp: Some(*SAVED_RBP_RANGE.end()),
             },
             Rule::Outermost,
             Rule::Unsupported,
@@ -200,6 +214,7 @@ mod tests {
         for rule in rules {
             let packed = rule.pack();
             assert_ne!(packed.0, 0, "{rule:?} packs to the empty slot");
+            assert!(packed.0 < 1 << 27, "{rule:?} does not fit in 27 bits");
             assert_eq!(Rule::unpack(packed), rule);
         }
     }
