@@ -22,22 +22,36 @@
 //!      vendored `…/vendor/<crate>/…` or `…/vendor/<crate>-<version>/…`; a dependency named
 //!      `allocsite` is **allocsite**;
 //!    - **system**: `vg_replace_malloc.c`, `vg_preloaded.c`, glibc's sources (`../sysdeps/…`,
-//!      `../csu/…`, `/usr/…`, `/build/glibc-…`).
+//!      `../csu/…`, `/usr/…`, `/build/glibc-…`, the loader's `rtld.c` and `dl-*.c`).
+//!
+//!    Windows paths (`C:\Users\me\.cargo\registry\src\…`) are read with `/` for `\`.
 //! 4. The function name, by the crates its paths name (`<A as B>::f` names `A`'s and `B`'s;
 //!    generic arguments are not looked at; single-word names such as `T` or `make_buffer`
 //!    name none): **allocsite** if it names `allocsite` (except `allocsite::…::tests::…`,
 //!    allocsite's own tests); **std** if every crate it names is one of std's (`std`, `core`,
-//!    `alloc`, `proc_macro`, `test`, …) or it is a `__rust_*`, `__rdl_*`, `__rg_*`,
-//!    `__rustc::*` shim.
+//!    `alloc`, `proc_macro`, `test`, …), it is an inherent method of a slice, tuple, pointer,
+//!    `str` or number (`<[T]>::to_vec`), or it is a `__rust_*`, `__rdl_*`, `__rg_*`,
+//!    `__rustc::*` shim. A C++ name's parameter list is not looked at.
 //! 5. Otherwise the frame is the **user**'s if it has a source file (a path in the user's
 //!    workspace: `src/main.rs`, `tests/budgets.rs`, `/home/me/app/src/lib.rs`, a C file of a
-//!    Valgrind-profiled program), else **unknown** (`???`, or a name without debug info).
+//!    Valgrind-profiled program) or an object file that is not the system's (the program
+//!    itself, built without debug info: `main (in /home/me/prog)`), else **unknown** (`???`,
+//!    also in the program's own object file).
+//! 6. Across the frames of one file ([`classify_all`]): a frame that rule 5 calls the user's
+//!    or unknown, whose function belongs to a crate (its name's first path) that another
+//!    frame's path places (a dependency, or one of std's own under `/rust/deps/`), takes that
+//!    frame's class. The `dhat` crate keeps only three path components, so std's hashbrown
+//!    writes `src/raw/alloc.rs` — rule 5 alone would call it the user's file.
 //!
-//! The test vectors in `tests/fixtures/frame-classes.json` state every rule; the viewer's
-//! JavaScript implements the same rules against the same vectors.
+//! The test vectors in `tests/fixtures/frame-classes.json` state every rule (a vector's
+//! `context` lists other frames of the same file, for rule 6); the viewer's JavaScript
+//! (`viewer/model.js`) implements the same rules and is tested against the same file.
 //!
 //! Known limit: the `dhat` crate keeps only the last three components of a path, so a file
-//! deep inside a dependency (`src/value/de.rs` of serde_json) reads as the user's.
+//! deep inside a dependency (`src/value/de.rs` of serde_json) reads as the user's unless
+//! another frame of the file places that crate (rule 6).
+
+use std::collections::HashMap;
 
 use super::frame::Frame;
 
@@ -81,6 +95,26 @@ impl FrameClass {
     /// The class of a DHAT frame string (see [`Frame::parse`] for the forms read).
     pub fn of_dhat_frame(frame: &str) -> FrameClass {
         classify(&Frame::parse(frame))
+    }
+
+    /// The classes of all the frame strings of one DHAT file (its `ftbl`), in order. Unlike
+    /// [`FrameClass::of_dhat_frame`] this looks across the frames: a frame whose path was cut
+    /// to `src/raw/alloc.rs` (as the `dhat` crate writes paths) belongs to the crate that
+    /// another frame's path places.
+    ///
+    /// ```
+    /// use allocsite::FrameClass;
+    ///
+    /// let classes = FrameClass::of_dhat_frames(&[
+    ///     "0x1: hashbrown::map::HashMap<K,V,S,A>::insert (hashbrown-0.16.1/src/map.rs:1843:20)",
+    ///     "0x2: hashbrown::raw::alloc::inner::do_alloc (src/raw/alloc.rs:19:21)",
+    /// ]);
+    /// assert_eq!(classes[1].crate_name(), Some("hashbrown"));
+    /// assert_eq!(FrameClass::of_dhat_frame("0x2: hashbrown::raw::alloc::inner::do_alloc (src/raw/alloc.rs:19:21)"), FrameClass::User);
+    /// ```
+    pub fn of_dhat_frames(frames: &[&str]) -> Vec<FrameClass> {
+        let frames: Vec<Frame> = frames.iter().map(|f| Frame::parse(f)).collect();
+        classify_all(&frames)
     }
 
     /// `"user"`, `"dependency"`, `"std"`, `"allocsite"`, `"system"` or `"unknown"`.
@@ -144,33 +178,143 @@ const STD_CRATES: &[&str] = &[
 
 /// The class of one frame (the rules are in the module docs).
 pub(crate) fn classify(frame: &Frame) -> FrameClass {
+    decide(frame).class
+}
+
+/// The classes of all the frames of one file (or stack): each frame alone, then rule 6 of
+/// the module docs (a frame that is the user's only for want of a better clue takes the
+/// class of the crate its function belongs to, when another frame's path places that crate).
+pub(crate) fn classify_all(frames: &[Frame]) -> Vec<FrameClass> {
+    let decisions: Vec<Decision> = frames.iter().map(decide).collect();
+    let mut placed: HashMap<String, &Decision> = HashMap::new();
+    for decision in &decisions {
+        if let Some(name) = &decision.placed_crate {
+            placed.entry(name.replace('-', "_")).or_insert(decision);
+        }
+    }
+    decisions
+        .iter()
+        .zip(frames)
+        .map(|(decision, frame)| {
+            let weak = matches!(decision.class, FrameClass::User | FrameClass::Unknown);
+            let owner = (weak && !decision.by_path)
+                .then(|| crates_named(cpp_name(&frame.function)).first().copied())
+                .flatten();
+            match owner.and_then(|owner| placed.get(owner)) {
+                Some(placing) => placing.class.clone(),
+                None => decision.class.clone(),
+            }
+        })
+        .collect()
+}
+
+/// A frame's class, and how it was decided.
+struct Decision {
+    class: FrameClass,
+    /// The source path decided (rule 3), not the function's name or the lack of a clue.
+    by_path: bool,
+    /// The crate a path places (a dependency's, or one of std's own dependencies under
+    /// `/rust/deps/`), for rule 6.
+    placed_crate: Option<String>,
+}
+
+fn decide(frame: &Frame) -> Decision {
+    let decided = |class| Decision {
+        class,
+        by_path: false,
+        placed_crate: None,
+    };
     if frame.is_marker() {
-        return FrameClass::Unknown;
+        return decided(FrameClass::Unknown);
     }
     let function = frame.function.as_str();
     if is_system_function(function) || frame.object.as_deref().is_some_and(is_system_object) {
-        return FrameClass::System;
+        return decided(FrameClass::System);
     }
-    if let Some(file) = frame.file.as_deref() {
-        if let Some(class) = class_of_path(file) {
-            return class;
+    let path = frame
+        .file
+        .as_deref()
+        .map(|file| file.trim().replace('\\', "/"));
+    if let Some(path) = path.as_deref() {
+        if let Some(class) = class_of_path(path) {
+            let placed_crate = match &class {
+                FrameClass::Dependency { name, .. } => Some(name.clone()),
+                FrameClass::Std => std_dependency(path),
+                _ => None,
+            };
+            return Decision {
+                class,
+                by_path: true,
+                placed_crate,
+            };
         }
     }
+    let function = cpp_name(function);
     let crates = crates_named(function);
     if crates.contains(&"allocsite") && !function.contains("::tests::") {
-        return FrameClass::Allocsite;
+        return decided(FrameClass::Allocsite);
     }
     let shim = ["__rust_", "__rdl_", "__rg_", "__rustc::"]
         .iter()
         .any(|p| function.starts_with(p));
-    if shim || (!crates.is_empty() && crates.iter().all(|c| STD_CRATES.contains(c))) {
-        return FrameClass::Std;
+    let std_names = !crates.is_empty() && crates.iter().all(|c| STD_CRATES.contains(c));
+    if shim || std_names || (crates.is_empty() && is_primitive_method(function)) {
+        return decided(FrameClass::Std);
     }
-    if frame.file.is_some() {
-        FrameClass::User
+    // The user's: a source file, or a named function in an object file that is not the
+    // system's (rule 2).
+    let named = !function.is_empty() && function != "???";
+    if frame.file.is_some() || (named && frame.object.is_some()) {
+        decided(FrameClass::User)
     } else {
-        FrameClass::Unknown
+        decided(FrameClass::Unknown)
     }
+}
+
+/// A C++ function name without its parameter list (`std::vector<int>::push_back(int const&)`
+/// → `std::vector<int>::push_back`): the parameters' types are not where the code lives.
+fn cpp_name(function: &str) -> &str {
+    if !function.ends_with(')') {
+        return function;
+    }
+    let mut depth = 0usize;
+    for (i, c) in function.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            '(' if depth == 0 && i > 0 => return &function[..i],
+            _ => {}
+        }
+    }
+    function
+}
+
+/// An inherent method of a slice, array, tuple, pointer, `str` or a primitive number
+/// (`<[T]>::to_vec`, `<str>::to_owned`, `<u8>::is_ascii`): only std has those.
+fn is_primitive_method(function: &str) -> bool {
+    let Some(rest) = function.strip_prefix('<') else {
+        return false;
+    };
+    let mut own = rest.trim_start_matches("&mut ").trim_start_matches('&');
+    own = own.trim_start_matches("mut ");
+    if own.starts_with(['[', '(', '*']) {
+        return true;
+    }
+    let word: String = own
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let primitives = [
+        "str", "bool", "char", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32",
+        "u64", "u128", "usize", "f32", "f64",
+    ];
+    primitives.contains(&word.as_str()) && own[word.len()..].starts_with('>')
+}
+
+/// The crate of one of std's own dependencies: `/rust/deps/hashbrown-0.15.2/…` → `hashbrown`.
+fn std_dependency(path: &str) -> Option<String> {
+    let folder = path.strip_prefix("/rust/deps/")?.split('/').next()?;
+    split_versioned(folder).map(|(name, _)| name.to_owned())
 }
 
 /// C runtime and allocator functions (glibc's versioned names, `malloc@@GLIBC_2.2.5`, too).
@@ -218,6 +362,7 @@ fn is_system_object(object: &str) -> bool {
         || [
             "vgpreload_",
             "ld-linux",
+            "linux-vdso",
             "libc.so",
             "libc-",
             "libgcc_s",
@@ -246,8 +391,11 @@ fn class_of_path(path: &str) -> Option<FrameClass> {
         return Some(FrameClass::Std);
     }
     let file_name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    // Valgrind's replacements, and glibc's dynamic loader by its file names.
     if file_name == "vg_replace_malloc.c"
         || file_name == "vg_preloaded.c"
+        || file_name == "rtld.c"
+        || (file_name.starts_with("dl-") && file_name.ends_with(".c"))
         || ["../sysdeps/", "../csu/", "./csu/", "/usr/", "/build/glibc-"]
             .iter()
             .any(|p| path.starts_with(p))

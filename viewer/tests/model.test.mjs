@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { fixture, fileTotals, dhatFilesUnderTest } from "./paths.mjs";
+import { fixture, fileTotals, dhatFilesUnderTest, repoDir } from "./paths.mjs";
 
 const require = createRequire(import.meta.url);
 const M = require("../model.js");
@@ -224,7 +224,8 @@ test("malformed inputs each get their specific message", () => {
 // ------------------------------------------------------------------ frame classes
 
 describe("frame classes follow the shared test vectors (tests/fixtures/frame-classes.json)", () => {
-  const vectors = JSON.parse(fs.readFileSync(fixture("frame-classes.json"), "utf8"));
+  // The same file tests/frame_classes.rs reads: one set of vectors for both classifiers.
+  const vectors = JSON.parse(fs.readFileSync(path.join(repoDir, "tests", "fixtures", "frame-classes.json"), "utf8"));
   test("the vectors cover every class and enough cases", () => {
     assert.ok(vectors.length >= 40);
     assert.deepEqual([...new Set(vectors.map((v) => v.class))].sort(), ["allocsite", "dependency", "std", "system", "unknown", "user"]);
