@@ -379,13 +379,15 @@ describe("comparison by call site", () => {
     const profile = () => ({ meta: { mode: "rust-heap", bklt: false, te: 1 }, units: { byte: "byte", bytes: "bytes", blocks: "blocks" },
       frames: M.describeFrames(ftbl), n: N, vals, fs: fsArr, totals });
     const a = profile(), b = profile();
-    const t0 = performance.now();
+    // CPU time, not wall time: the machine is shared, and this guards against a quadratic
+    // comparison (hours at this size), not against a few percent.
+    const t0 = performance.now(), c0 = process.cpuUsage();
     const res = M.compareSites(a, b, M.metricsFor(a)[0]);
-    const ms = performance.now() - t0;
-    console.log(`# self-comparison of ${N} program points: ${ms.toFixed(0)} ms, ${res.unchanged} sites unchanged`);
+    const ms = performance.now() - t0, cpu = process.cpuUsage(c0), cpuMs = (cpu.user + cpu.system) / 1000;
+    console.log(`# self-comparison of ${N} program points: ${cpuMs.toFixed(0)} ms CPU (${ms.toFixed(0)} ms wall), ${res.unchanged} sites unchanged`);
     assert.equal(res.unchanged, 4999);
     assert.equal(res.grew.length + res.shrank.length + res.appeared.length + res.disappeared.length, 0);
-    assert.ok(ms < 5000, `took ${ms} ms`);
+    assert.ok(cpuMs < 15000, `took ${cpuMs} ms of CPU`);
   });
 });
 
