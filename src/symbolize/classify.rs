@@ -54,6 +54,7 @@
 use std::collections::HashMap;
 
 use super::frame::Frame;
+use super::paths::{Placed, STD_CRATES, placed_by_path};
 
 /// Where a frame's code lives (see the module docs for the rules).
 ///
@@ -162,20 +163,6 @@ impl FrameClass {
     }
 }
 
-/// The crates of the Rust distribution.
-const STD_CRATES: &[&str] = &[
-    "std",
-    "core",
-    "alloc",
-    "proc_macro",
-    "test",
-    "panic_unwind",
-    "panic_abort",
-    "std_detect",
-    "compiler_builtins",
-    "unwind",
-];
-
 /// The class of one frame (the rules are in the module docs).
 pub(crate) fn classify(frame: &Frame) -> FrameClass {
     decide(frame).class
@@ -235,19 +222,24 @@ fn decide(frame: &Frame) -> Decision {
         .file
         .as_deref()
         .map(|file| file.trim().replace('\\', "/"));
-    if let Some(path) = path.as_deref() {
-        if let Some(class) = class_of_path(path) {
-            let placed_crate = match &class {
-                FrameClass::Dependency { name, .. } => Some(name.clone()),
-                FrameClass::Std => std_dependency(path),
-                _ => None,
-            };
-            return Decision {
-                class,
-                by_path: true,
-                placed_crate,
-            };
-        }
+    if let Some(placed) = path.as_deref().and_then(placed_by_path) {
+        let (class, placed_crate) = match placed {
+            Placed::Std { dependency } => (FrameClass::Std, dependency),
+            Placed::System => (FrameClass::System, None),
+            Placed::Crate { name, .. } if name == "allocsite" => (FrameClass::Allocsite, None),
+            Placed::Crate { name, version } => (
+                FrameClass::Dependency {
+                    name: name.clone(),
+                    version,
+                },
+                Some(name),
+            ),
+        };
+        return Decision {
+            class,
+            by_path: true,
+            placed_crate,
+        };
     }
     let function = cpp_name(function);
     let crates = crates_named(function);
@@ -311,12 +303,6 @@ fn is_primitive_method(function: &str) -> bool {
     primitives.contains(&word.as_str()) && own[word.len()..].starts_with('>')
 }
 
-/// The crate of one of std's own dependencies: `/rust/deps/hashbrown-0.15.2/…` → `hashbrown`.
-fn std_dependency(path: &str) -> Option<String> {
-    let folder = path.strip_prefix("/rust/deps/")?.split('/').next()?;
-    split_versioned(folder).map(|(name, _)| name.to_owned())
-}
-
 /// C runtime and allocator functions (glibc's versioned names, `malloc@@GLIBC_2.2.5`, too).
 fn is_system_function(function: &str) -> bool {
     let name = function.split('@').next().unwrap_or(function);
@@ -370,137 +356,6 @@ fn is_system_object(object: &str) -> bool {
         ]
         .iter()
         .any(|p| file.starts_with(p))
-}
-
-/// The class a source path decides on its own, if any (rule 3 of the module docs).
-fn class_of_path(path: &str) -> Option<FrameClass> {
-    let path = path.trim();
-    if path.starts_with("/rustc/") || path.starts_with("/rust/deps/") {
-        return Some(FrameClass::Std);
-    }
-    if let Some(after) = path
-        .rfind("/library/")
-        .map(|i| &path[i + "/library/".len()..])
-        .or_else(|| path.strip_prefix("library/"))
-    {
-        if is_std_crate_path(after) {
-            return Some(FrameClass::Std);
-        }
-    }
-    if is_std_crate_path(path) {
-        return Some(FrameClass::Std);
-    }
-    let file_name = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    // Valgrind's replacements, and glibc's dynamic loader by its file names.
-    if file_name == "vg_replace_malloc.c"
-        || file_name == "vg_preloaded.c"
-        || file_name == "rtld.c"
-        || (file_name.starts_with("dl-") && file_name.ends_with(".c"))
-        || ["../sysdeps/", "../csu/", "./csu/", "/usr/", "/build/glibc-"]
-            .iter()
-            .any(|p| path.starts_with(p))
-    {
-        return Some(FrameClass::System);
-    }
-    let dependency = registry_crate(path)
-        .or_else(|| git_crate(path))
-        .or_else(|| vendored_crate(path))
-        .or_else(|| {
-            // The trimmed form allocsite writes: "<crate>-<version>/src/…".
-            let first = path.split('/').next().filter(|_| path.contains('/'))?;
-            let (name, version) = split_versioned(first)?;
-            Some((name.to_owned(), Some(version.to_owned())))
-        })?;
-    Some(if dependency.0 == "allocsite" {
-        FrameClass::Allocsite
-    } else {
-        FrameClass::Dependency {
-            name: dependency.0,
-            version: dependency.1,
-        }
-    })
-}
-
-/// `std/src/…`, `core/src/…`, … (a std crate's folder followed by `src/`).
-fn is_std_crate_path(path: &str) -> bool {
-    path.split_once('/').is_some_and(|(first, rest)| {
-        STD_CRATES.contains(&first) && (rest.starts_with("src/") || rest == "src")
-    })
-}
-
-/// `…/registry/src/<index>/<crate>-<version>/…`.
-fn registry_crate(path: &str) -> Option<(String, Option<String>)> {
-    let start = path.find("registry/src/")? + "registry/src/".len();
-    let mut segments = path[start..].split('/');
-    let _index = segments.next()?;
-    let (name, version) = split_versioned(segments.next()?)?;
-    Some((name.to_owned(), Some(version.to_owned())))
-}
-
-/// `…/git/checkouts/<name>-<hash>/<rev>/…`: the crate is the folder above the last `src`
-/// inside the checkout (workspaces keep crates in sub-folders), else the repository's name.
-fn git_crate(path: &str) -> Option<(String, Option<String>)> {
-    let start = path.find("git/checkouts/")? + "git/checkouts/".len();
-    let segments: Vec<&str> = path[start..].split('/').collect();
-    let [repository, revision, inside @ ..] = segments.as_slice() else {
-        return None;
-    };
-    let repository = match repository.rsplit_once('-') {
-        Some((name, hash)) if !name.is_empty() && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
-            name
-        }
-        _ => repository,
-    };
-    let name = inside
-        .iter()
-        .rposition(|s| *s == "src")
-        .filter(|&i| i > 0)
-        .map_or(repository, |i| inside[i - 1]);
-    Some((name.to_owned(), Some((*revision).to_owned())))
-}
-
-/// `…/vendor/<crate>/…` or `…/vendor/<crate>-<version>/…` (as `cargo vendor` writes them;
-/// a `vendor` module inside a `src` folder is not a vendor directory).
-fn vendored_crate(path: &str) -> Option<(String, Option<String>)> {
-    let segments: Vec<&str> = path.split('/').collect();
-    let index = segments.iter().position(|s| *s == "vendor")?;
-    if segments[..index].contains(&"src") || index + 2 >= segments.len() {
-        return None;
-    }
-    let folder = segments[index + 1];
-    Some(match split_versioned(folder) {
-        Some((name, version)) => (name.to_owned(), Some(version.to_owned())),
-        None => (folder.to_owned(), None),
-    })
-}
-
-/// Splits `serde_json-1.0.154` or `wasm-bindgen-0.2.92` or `foo-1.0.0-beta.1` into the crate
-/// name and a semver version.
-fn split_versioned(folder: &str) -> Option<(&str, &str)> {
-    folder
-        .match_indices('-')
-        .map(|(i, _)| (&folder[..i], &folder[i + 1..]))
-        .find(|(name, version)| {
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                && is_semver(version)
-        })
-}
-
-/// `major.minor.patch`, optionally followed by `-pre` and/or `+build`.
-fn is_semver(text: &str) -> bool {
-    let end = text.find(['-', '+']).unwrap_or(text.len());
-    let (core, extra) = text.split_at(end);
-    let numbers: Vec<&str> = core.split('.').collect();
-    numbers.len() == 3
-        && numbers
-            .iter()
-            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        && extra
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
 }
 
 /// The crates a demangled function name's paths start with: `a::b::f` names `a`;
@@ -636,23 +491,5 @@ mod tests {
         ];
         let actual: Vec<(&str, &str)> = classes.iter().map(|(f, c)| (f.as_str(), *c)).collect();
         assert_eq!(actual, expected);
-    }
-
-    #[test]
-    fn versions_are_split_from_crate_names() {
-        assert_eq!(
-            split_versioned("serde_json-1.0.154"),
-            Some(("serde_json", "1.0.154"))
-        );
-        assert_eq!(
-            split_versioned("wasm-bindgen-0.2.92"),
-            Some(("wasm-bindgen", "0.2.92"))
-        );
-        assert_eq!(
-            split_versioned("foo-1.0.0-beta.1"),
-            Some(("foo", "1.0.0-beta.1"))
-        );
-        assert_eq!(split_versioned("dhatfix"), None);
-        assert_eq!(split_versioned("v-1.2"), None);
     }
 }
