@@ -97,3 +97,33 @@ fn the_vectors_cover_every_class() {
         );
     }
 }
+
+/// A real `dhat` crate profile of a program whose allocations are all std's `HashMap`
+/// growing (`viewer/tests/fixtures/dhat-crate-hashmap.json`, made by
+/// `dhat-crate-hashmap.rs`): the `dhat` crate writes std's hashbrown as `src/raw/alloc.rs`,
+/// which alone reads as the user's file. The terminal summary names the user's line.
+#[test]
+fn a_dhat_crate_profile_of_std_s_hashmap_names_the_user_s_line() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/viewer/tests/fixtures/dhat-crate-hashmap.json"
+    );
+    let file =
+        allocsite::report::dhat::DhatFile::from_json(&std::fs::read_to_string(path).unwrap())
+            .unwrap();
+    let mut out = Vec::new();
+    allocsite::report::summary::write_summary(&file, 5, &mut out).unwrap();
+    let summary = String::from_utf8(out).unwrap();
+    let first = summary
+        .lines()
+        .skip_while(|line| !line.contains("top call sites"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        first.ends_with(
+            "std::collections::hash::map::HashMap<K,V,S,A>::insert ← hbcheck::index (hbcheck/src/main.rs:9)"
+        ),
+        "{summary}"
+    );
+    assert!(!summary.contains("src/raw/"), "{summary}");
+}

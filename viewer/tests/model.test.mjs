@@ -24,7 +24,7 @@ test("the model is a plain script: no DOM, and a global in a page", () => {
 
 describe("every fixture parses and its totals equal the file's", () => {
   const files = dhatFilesUnderTest([
-    "allocsite-heap.json", "dhat-crate-heap.json", "dhat-crate-ad-hoc.json",
+    "allocsite-heap.json", "dhat-crate-heap.json", "dhat-crate-ad-hoc.json", "dhat-crate-hashmap.json",
     "valgrind-heap.json", "valgrind-copy.json", "valgrind-ad-hoc.json",
     "compare-before.json", "compare-after.json", "xss.json",
   ]);
@@ -262,6 +262,13 @@ describe("call sites", () => {
     assert.deepEqual(rows.map((r) => r.pps), [2, 1, 20], "stacks with other addresses and callers merge");
     assert.deepEqual(rows.map((r) => r.site.cls), ["user", "user", "user"]);
     assert.equal(rows.reduce((s, r) => s + r.sums[M.TB], 0), p.totals[M.TB]);
+  });
+
+  test("dhat crate, std's HashMap: hashbrown cut to src/raw/alloc.rs is not the user's line", () => {
+    const p = load("dhat-crate-hashmap.json");
+    const rows = top(p);
+    assert.equal(label(p, rows[0]), "std::collections::hash::map::HashMap<K,V,S,A>::insert ← hbcheck::index (hbcheck/src/main.rs:9)");
+    assert.ok(rows.every((r) => !label(p, r).includes("src/raw/")));
   });
 
   test("Valgrind: the C function that called malloc", () => {
