@@ -15,7 +15,7 @@
 //! the path that is a module file), so `crate::engine::thread::untracked` is an edge to
 //! `src/engine/thread.rs`. Code is written to name items where they are defined, not
 //! through re-exports, so that this textual resolution is exact. `#[cfg(test)] mod tests`
-//! blocks at the end of a file are left out: tests may reach anywhere.
+//! blocks are left out (tests may reach anywhere), but not the code after them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -68,12 +68,42 @@ fn read_sources() -> Vec<SourceFile> {
     files
 }
 
-/// The text without comments, string literals and the trailing `#[cfg(test)] mod tests`.
+/// The text without comments, string literals and `#[cfg(test)] mod tests { … }` blocks
+/// (only the block: code written after a test module is still read).
 fn code_only(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests {") {
-        Some(start) => &text[..start],
-        None => text,
-    };
+    without_test_modules(&strip_comments_and_strings(text))
+}
+
+/// Removes each `#[cfg(test)] mod tests { … }` block, up to its matching brace (the text has
+/// no comments or string literals left, so every brace is code).
+fn without_test_modules(code: &str) -> String {
+    const START: &str = "#[cfg(test)]\nmod tests {";
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(start) = rest.find(START) {
+        out.push_str(&rest[..start]);
+        let body = &rest[start + START.len()..];
+        let mut depth = 1;
+        let mut end = body.len();
+        for (i, c) in body.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                end = i + 1;
+                break;
+            }
+        }
+        rest = &body[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text without comments and string literals (each literal becomes `""`).
+fn strip_comments_and_strings(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -558,6 +588,17 @@ fn the_checker_sees_inline_paths_and_cycles() {
     .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
     .collect();
     assert_eq!(cycles(&graph), vec![vec!["a", "b", "c"]]);
+    // A test module is left out, but not the code written after it.
+    let after_tests = named_paths(&code_only(
+        "use crate::a;\n#[cfg(test)]\nmod tests {\n    fn t() { let s = \"}\"; crate::b::c(); }\n}\nfn f() { crate::d::e(); }\n",
+    ));
+    assert_eq!(
+        after_tests
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect::<Vec<_>>(),
+        ["crate::a", "crate::d::e"]
+    );
     // `super` inside an inline module is that module's parent.
     let nested = named_paths(&code_only(
         "mod outer { mod inner { use super::x; } fn f() { super::y(); } }",

@@ -410,9 +410,9 @@
 
   // ---------------------------------------------------------------- frame classes
 
-  // Where a frame's code lives (viewer/CALL-SITES.md is the specification, and
-  // tests/fixtures/frame-classes.json the test vectors both this and allocsite's Rust
-  // side check themselves against).
+  // Where a frame's code lives (viewer/CALL-SITES.md is the specification, and the
+  // repository's tests/fixtures/frame-classes.json the test vectors both this and
+  // allocsite's Rust side, src/symbolize/classify.rs, check themselves against).
   const CLASSES = ["user", "dependency", "std", "allocsite", "system", "unknown"];
   const USER = 0, DEPENDENCY = 1, STD = 2, ALLOCSITE = 3, SYSTEM = 4, UNKNOWN = 5;
 
@@ -420,9 +420,10 @@
   const STD_CRATES = new Set(["std", "core", "alloc", "proc_macro", "panic_unwind", "panic_abort", "std_detect", "test"]);
   const STD_DIRS = new Set(["std", "core", "alloc", "proc_macro", "panic_unwind", "panic_abort", "std_detect"]);
   const SYSTEM_FUNCS = new Set(["malloc", "calloc", "realloc", "free", "reallocarray", "memalign", "posix_memalign",
-    "aligned_alloc", "valloc", "pvalloc", "_start", "start_thread", "clone", "clone3", "(below main)"]);
+    "aligned_alloc", "valloc", "pvalloc", "malloc_usable_size", "_start", "start_thread", "clone", "clone3", "(below main)"]);
   const SYSTEM_FUNC_PREFIXES = ["__libc_", "__GI_", "_dl_", "__clone", "_Unwind_", "operator new", "operator delete"];
   const STD_FUNC_PREFIXES = ["__rust_", "__rdl_", "__rg_", "__rustc::"];
+  const SYSTEM_OBJECT_PREFIXES = ["vgpreload_", "ld-linux", "linux-vdso", "libc.so", "libc-", "libgcc_s", "libstdc++"];
 
   // Splits "0x1a2b: func (file.rs:12:5)" / "0x4AA1D9F: fn (in /lib/x.so)" into parts.
   // The location is the last balanced "(...)" at the end, after a space: function names
@@ -485,6 +486,19 @@
     return null;
   }
 
+  // The crate of the trait in "<Type as Trait>::f", or null.
+  function traitCrate(fn) {
+    if (!fn.startsWith("<")) return null;
+    let depth = 0;
+    for (let j = 0; j < fn.length && j < 4096; j++) {
+      const c = fn[j];
+      if (c === "<") depth++;
+      else if (c === ">" && fn[j - 1] !== "-") { if (--depth === 0) return null; }
+      else if (depth === 1 && fn.startsWith(" as ", j)) return ownerCrate(fn.slice(j + 4));
+    }
+    return null;
+  }
+
   // Class of one frame string, with crate and version for dependencies. `why` is
   // "path" when a strong path decided, "function" or "weak" otherwise (the context pass
   // below only revisits "weak" and unresolved decisions).
@@ -521,14 +535,23 @@
         const m = rest.length > 2 ? SEMVER.exec(rest[1]) : null;
         if (m) return out("dependency", "path", m[1], m[2]);
       }
-      const git = path.indexOf("/git/checkouts/");
-      if (git >= 0) {
-        const rest = path.slice(git + "/git/checkouts/".length).split("/");
-        const m = rest.length > 2 ? /^(.+)-[0-9a-f]{6,}$/.exec(rest[0]) : null;
-        if (m) return out("dependency", "path", m[1], null);
+      // git: ".../git/checkouts/<name>-<hash>/<rev>/..." (allocsite writes it from
+      // "git/checkouts/"): the crate is the folder above the last "src" inside the checkout
+      // (workspaces keep crates in sub-folders), else the repository's name; the version is
+      // the revision.
+      const git = path.startsWith("git/checkouts/") ? 0 : path.indexOf("/git/checkouts/") + 1;
+      if (git > 0 || path.startsWith("git/checkouts/")) {
+        const rest = path.slice(git + "git/checkouts/".length).split("/");
+        if (rest.length > 2) {
+          const m = /^(.+)-[0-9a-fA-F]+$/.exec(rest[0]);
+          const inside = rest.slice(2, -1);
+          const src = inside.lastIndexOf("src");
+          return out("dependency", "path", src > 0 ? inside[src - 1] : m ? m[1] : rest[0], rest[1]);
+        }
       }
+      // Vendored: ".../vendor/<crate>/..." (a "vendor" module inside a src folder is not one).
       const vendor = parts.indexOf("vendor");
-      if (vendor >= 0 && vendor + 2 < parts.length && parts[vendor + 1]) {
+      if (vendor >= 0 && vendor + 2 < parts.length && parts[vendor + 1] && !parts.slice(0, vendor).includes("src")) {
         const m = SEMVER.exec(parts[vendor + 1]);
         return out("dependency", "path", m ? m[1] : parts[vendor + 1], m ? m[2] : null);
       }
@@ -543,15 +566,19 @@
     if (object) {
       const o = object.replace(/\\/g, "/");
       const base = o.slice(o.lastIndexOf("/") + 1);
-      if (/^\/(?:usr|lib|lib32|lib64|libx32)\//.test(o) || base.startsWith("vgpreload_") || base.startsWith("ld-linux") || base.startsWith("linux-vdso")) return out("system", "path");
+      if (/^\/(?:usr|lib|lib32|lib64|libx32)\//.test(o) || SYSTEM_OBJECT_PREFIXES.some((p) => base.startsWith(p))) return out("system", "path");
     }
     if (noFunc) return path ? out("user", "weak") : out("unknown", "none");
     // By the function's name.
     const owner = ownerCrate(fnName);
-    if (owner === "allocsite") return out("allocsite", "function");
+    if (owner === "allocsite" && !fnName.includes("::tests::")) return out("allocsite", "function");
     if (STD_FUNC_PREFIXES.some((p) => fnName.startsWith(p))) return out("std", "function");
-    if (owner && STD_CRATES.has(owner)) return out("std", "function");
-    if (SYSTEM_FUNCS.has(fnName) || SYSTEM_FUNC_PREFIXES.some((p) => fnName.startsWith(p))) return out("system", "function");
+    // std's when the function is std's and so is the trait it implements, if any
+    // ("<Vec<app::Row> as app::render::Render>::render" is the user's).
+    const trait = traitCrate(fnName);
+    if (owner && STD_CRATES.has(owner) && (!trait || STD_CRATES.has(trait))) return out("std", "function");
+    const plain = fnName.split("@")[0];
+    if (SYSTEM_FUNCS.has(plain) || SYSTEM_FUNC_PREFIXES.some((p) => plain.startsWith(p))) return out("system", "function");
     // Anything else with a source file or an object of its own is the user's.
     if (path || object) return out("user", "weak");
     return out("unknown", "none");
@@ -578,8 +605,9 @@
       let r = first[i];
       if ((r.why === "weak" || r.why === "none") && r.owner && placed.has(normCrate(r.owner))) r = placed.get(normCrate(r.owner));
       cls[i] = CLASSES.indexOf(r.class);
-      crate[i] = r.crate;
-      version[i] = r.version;
+      // Only dependencies are named by crate (std's own dependencies are std).
+      crate[i] = r.class === "dependency" ? r.crate : null;
+      version[i] = r.class === "dependency" ? r.version : null;
     }
     return { cls, crate, version };
   }

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use super::dhat::DhatFile;
-use crate::symbolize::classify::{FrameClass, classify};
+use crate::symbolize::classify::{FrameClass, classify_all};
 use crate::symbolize::frame::Frame;
 
 /// The call sites of a DHAT file, most total bytes first.
@@ -100,7 +100,7 @@ impl CallSiteTable {
     /// Builds the table of `file`: every frame string is parsed and classified once.
     pub(crate) fn build(file: &DhatFile) -> CallSiteTable {
         let frames: Vec<Frame> = file.frames.iter().map(|f| Frame::parse(f)).collect();
-        let classes: Vec<FrameClass> = frames.iter().map(classify).collect();
+        let classes: Vec<FrameClass> = classify_all(&frames);
         let mut rows: HashMap<RowKey, usize> = HashMap::new();
         let mut sites: Vec<Site> = Vec::new();
         let mut points = Vec::with_capacity(file.program_points.len());
@@ -306,6 +306,28 @@ mod tests {
         assert_eq!(
             table.folded_stack(&file, 2),
             ["app::load", "alloc::vec::Vec<T,A>::push"]
+        );
+    }
+
+    /// A `dhat` crate profile keeps three path components, so std's hashbrown reads
+    /// `src/raw/alloc.rs`, a file of the user's by its path alone; another frame of the file
+    /// places hashbrown, and the user's line is the call site.
+    #[test]
+    fn a_cut_path_of_a_crate_another_frame_places_is_not_the_user_s() {
+        let stack: &[&str] = &[
+            "0x1: hashbrown::raw::alloc::inner::do_alloc (src/raw/alloc.rs:19:5)",
+            "0x2: hashbrown::raw::RawTableInner::new_uninitialized (src/raw/mod.rs:1534:38)",
+            "0x3: hashbrown::map::HashMap<K,V,S,A>::insert (hashbrown-0.15.2/src/map.rs:1700:13)",
+            "0x4: std::collections::hash::map::HashMap<K,V,S>::insert (std/src/collections/hash/map.rs:1203:9)",
+            "0x5: app::index (app/src/main.rs:12:9)",
+            "0x6: app::main (app/src/main.rs:30:5)",
+        ];
+        let file = file_of(&[(64.0, stack)]);
+        let table = CallSiteTable::build(&file);
+        assert_eq!(table.sites[0].class, FrameClass::User);
+        assert_eq!(
+            table.sites[0].describe(),
+            "std::collections::hash::map::HashMap<K,V,S>::insert ← app::index (app/src/main.rs:12)"
         );
     }
 

@@ -22,24 +22,39 @@
 //!      vendored `…/vendor/<crate>/…` or `…/vendor/<crate>-<version>/…`; a dependency named
 //!      `allocsite` is **allocsite**;
 //!    - **system**: `vg_replace_malloc.c`, `vg_preloaded.c`, glibc's sources (`../sysdeps/…`,
-//!      `../csu/…`, `/usr/…`, `/build/glibc-…`).
+//!      `../csu/…`, `/usr/…`, `/build/glibc-…`, the loader's `rtld.c` and `dl-*.c`).
+//!
+//!    Windows paths (`C:\Users\me\.cargo\registry\src\…`) are read with `/` for `\`.
 //! 4. The function name, by the crates its paths name (`<A as B>::f` names `A`'s and `B`'s;
 //!    generic arguments are not looked at; single-word names such as `T` or `make_buffer`
 //!    name none): **allocsite** if it names `allocsite` (except `allocsite::…::tests::…`,
 //!    allocsite's own tests); **std** if every crate it names is one of std's (`std`, `core`,
-//!    `alloc`, `proc_macro`, `test`, …) or it is a `__rust_*`, `__rdl_*`, `__rg_*`,
-//!    `__rustc::*` shim.
+//!    `alloc`, `proc_macro`, `test`, …), it is an inherent method of a slice, tuple, pointer,
+//!    `str` or number (`<[T]>::to_vec`), or it is a `__rust_*`, `__rdl_*`, `__rg_*`,
+//!    `__rustc::*` shim. A C++ name's parameter list is not looked at.
 //! 5. Otherwise the frame is the **user**'s if it has a source file (a path in the user's
 //!    workspace: `src/main.rs`, `tests/budgets.rs`, `/home/me/app/src/lib.rs`, a C file of a
-//!    Valgrind-profiled program), else **unknown** (`???`, or a name without debug info).
+//!    Valgrind-profiled program) or an object file that is not the system's (the program
+//!    itself, built without debug info: `main (in /home/me/prog)`), else **unknown** (`???`,
+//!    also in the program's own object file).
+//! 6. Across the frames of one file ([`classify_all`]): a frame that rule 5 calls the user's
+//!    or unknown, whose function belongs to a crate (its name's first path) that another
+//!    frame's path places (a dependency, or one of std's own under `/rust/deps/`), takes that
+//!    frame's class. The `dhat` crate keeps only three path components, so std's hashbrown
+//!    writes `src/raw/alloc.rs` — rule 5 alone would call it the user's file.
 //!
-//! The test vectors in `tests/fixtures/frame-classes.json` state every rule; the viewer's
-//! JavaScript implements the same rules against the same vectors.
+//! The test vectors in `tests/fixtures/frame-classes.json` state every rule (a vector's
+//! `context` lists other frames of the same file, for rule 6); the viewer's JavaScript
+//! (`viewer/model.js`) implements the same rules and is tested against the same file.
 //!
 //! Known limit: the `dhat` crate keeps only the last three components of a path, so a file
-//! deep inside a dependency (`src/value/de.rs` of serde_json) reads as the user's.
+//! deep inside a dependency (`src/value/de.rs` of serde_json) reads as the user's unless
+//! another frame of the file places that crate (rule 6).
+
+use std::collections::HashMap;
 
 use super::frame::Frame;
+use super::paths::{Placed, STD_CRATES, placed_by_path};
 
 /// Where a frame's code lives (see the module docs for the rules).
 ///
@@ -81,6 +96,26 @@ impl FrameClass {
     /// The class of a DHAT frame string (see [`Frame::parse`] for the forms read).
     pub fn of_dhat_frame(frame: &str) -> FrameClass {
         classify(&Frame::parse(frame))
+    }
+
+    /// The classes of all the frame strings of one DHAT file (its `ftbl`), in order. Unlike
+    /// [`FrameClass::of_dhat_frame`] this looks across the frames: a frame whose path was cut
+    /// to `src/raw/alloc.rs` (as the `dhat` crate writes paths) belongs to the crate that
+    /// another frame's path places.
+    ///
+    /// ```
+    /// use allocsite::FrameClass;
+    ///
+    /// let classes = FrameClass::of_dhat_frames(&[
+    ///     "0x1: hashbrown::map::HashMap<K,V,S,A>::insert (hashbrown-0.16.1/src/map.rs:1843:20)",
+    ///     "0x2: hashbrown::raw::alloc::inner::do_alloc (src/raw/alloc.rs:19:21)",
+    /// ]);
+    /// assert_eq!(classes[1].crate_name(), Some("hashbrown"));
+    /// assert_eq!(FrameClass::of_dhat_frame("0x2: hashbrown::raw::alloc::inner::do_alloc (src/raw/alloc.rs:19:21)"), FrameClass::User);
+    /// ```
+    pub fn of_dhat_frames(frames: &[&str]) -> Vec<FrameClass> {
+        let frames: Vec<Frame> = frames.iter().map(|f| Frame::parse(f)).collect();
+        classify_all(&frames)
     }
 
     /// `"user"`, `"dependency"`, `"std"`, `"allocsite"`, `"system"` or `"unknown"`.
@@ -128,49 +163,144 @@ impl FrameClass {
     }
 }
 
-/// The crates of the Rust distribution.
-const STD_CRATES: &[&str] = &[
-    "std",
-    "core",
-    "alloc",
-    "proc_macro",
-    "test",
-    "panic_unwind",
-    "panic_abort",
-    "std_detect",
-    "compiler_builtins",
-    "unwind",
-];
-
 /// The class of one frame (the rules are in the module docs).
 pub(crate) fn classify(frame: &Frame) -> FrameClass {
+    decide(frame).class
+}
+
+/// The classes of all the frames of one file (or stack): each frame alone, then rule 6 of
+/// the module docs (a frame that is the user's only for want of a better clue takes the
+/// class of the crate its function belongs to, when another frame's path places that crate).
+pub(crate) fn classify_all(frames: &[Frame]) -> Vec<FrameClass> {
+    let decisions: Vec<Decision> = frames.iter().map(decide).collect();
+    let mut placed: HashMap<String, &Decision> = HashMap::new();
+    for decision in &decisions {
+        if let Some(name) = &decision.placed_crate {
+            placed.entry(name.replace('-', "_")).or_insert(decision);
+        }
+    }
+    decisions
+        .iter()
+        .zip(frames)
+        .map(|(decision, frame)| {
+            let weak = matches!(decision.class, FrameClass::User | FrameClass::Unknown);
+            let owner = (weak && !decision.by_path)
+                .then(|| crates_named(cpp_name(&frame.function)).first().copied())
+                .flatten();
+            match owner.and_then(|owner| placed.get(owner)) {
+                Some(placing) => placing.class.clone(),
+                None => decision.class.clone(),
+            }
+        })
+        .collect()
+}
+
+/// A frame's class, and how it was decided.
+struct Decision {
+    class: FrameClass,
+    /// The source path decided (rule 3), not the function's name or the lack of a clue.
+    by_path: bool,
+    /// The crate a path places (a dependency's, or one of std's own dependencies under
+    /// `/rust/deps/`), for rule 6.
+    placed_crate: Option<String>,
+}
+
+fn decide(frame: &Frame) -> Decision {
+    let decided = |class| Decision {
+        class,
+        by_path: false,
+        placed_crate: None,
+    };
     if frame.is_marker() {
-        return FrameClass::Unknown;
+        return decided(FrameClass::Unknown);
     }
     let function = frame.function.as_str();
     if is_system_function(function) || frame.object.as_deref().is_some_and(is_system_object) {
-        return FrameClass::System;
+        return decided(FrameClass::System);
     }
-    if let Some(file) = frame.file.as_deref() {
-        if let Some(class) = class_of_path(file) {
-            return class;
-        }
+    let path = frame
+        .file
+        .as_deref()
+        .map(|file| file.trim().replace('\\', "/"));
+    if let Some(placed) = path.as_deref().and_then(placed_by_path) {
+        let (class, placed_crate) = match placed {
+            Placed::Std { dependency } => (FrameClass::Std, dependency),
+            Placed::System => (FrameClass::System, None),
+            Placed::Crate { name, .. } if name == "allocsite" => (FrameClass::Allocsite, None),
+            Placed::Crate { name, version } => (
+                FrameClass::Dependency {
+                    name: name.clone(),
+                    version,
+                },
+                Some(name),
+            ),
+        };
+        return Decision {
+            class,
+            by_path: true,
+            placed_crate,
+        };
     }
+    let function = cpp_name(function);
     let crates = crates_named(function);
     if crates.contains(&"allocsite") && !function.contains("::tests::") {
-        return FrameClass::Allocsite;
+        return decided(FrameClass::Allocsite);
     }
     let shim = ["__rust_", "__rdl_", "__rg_", "__rustc::"]
         .iter()
         .any(|p| function.starts_with(p));
-    if shim || (!crates.is_empty() && crates.iter().all(|c| STD_CRATES.contains(c))) {
-        return FrameClass::Std;
+    let std_names = !crates.is_empty() && crates.iter().all(|c| STD_CRATES.contains(c));
+    if shim || std_names || (crates.is_empty() && is_primitive_method(function)) {
+        return decided(FrameClass::Std);
     }
-    if frame.file.is_some() {
-        FrameClass::User
+    // The user's: a source file, or a named function in an object file that is not the
+    // system's (rule 2).
+    let named = !function.is_empty() && function != "???";
+    if frame.file.is_some() || (named && frame.object.is_some()) {
+        decided(FrameClass::User)
     } else {
-        FrameClass::Unknown
+        decided(FrameClass::Unknown)
     }
+}
+
+/// A C++ function name without its parameter list (`std::vector<int>::push_back(int const&)`
+/// → `std::vector<int>::push_back`): the parameters' types are not where the code lives.
+fn cpp_name(function: &str) -> &str {
+    if !function.ends_with(')') {
+        return function;
+    }
+    let mut depth = 0usize;
+    for (i, c) in function.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            '(' if depth == 0 && i > 0 => return &function[..i],
+            _ => {}
+        }
+    }
+    function
+}
+
+/// An inherent method of a slice, array, tuple, pointer, `str` or a primitive number
+/// (`<[T]>::to_vec`, `<str>::to_owned`, `<u8>::is_ascii`): only std has those.
+fn is_primitive_method(function: &str) -> bool {
+    let Some(rest) = function.strip_prefix('<') else {
+        return false;
+    };
+    let mut own = rest.trim_start_matches("&mut ").trim_start_matches('&');
+    own = own.trim_start_matches("mut ");
+    if own.starts_with(['[', '(', '*']) {
+        return true;
+    }
+    let word: String = own
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let primitives = [
+        "str", "bool", "char", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32",
+        "u64", "u128", "usize", "f32", "f64",
+    ];
+    primitives.contains(&word.as_str()) && own[word.len()..].starts_with('>')
 }
 
 /// C runtime and allocator functions (glibc's versioned names, `malloc@@GLIBC_2.2.5`, too).
@@ -218,6 +348,7 @@ fn is_system_object(object: &str) -> bool {
         || [
             "vgpreload_",
             "ld-linux",
+            "linux-vdso",
             "libc.so",
             "libc-",
             "libgcc_s",
@@ -225,134 +356,6 @@ fn is_system_object(object: &str) -> bool {
         ]
         .iter()
         .any(|p| file.starts_with(p))
-}
-
-/// The class a source path decides on its own, if any (rule 3 of the module docs).
-fn class_of_path(path: &str) -> Option<FrameClass> {
-    let path = path.trim();
-    if path.starts_with("/rustc/") || path.starts_with("/rust/deps/") {
-        return Some(FrameClass::Std);
-    }
-    if let Some(after) = path
-        .rfind("/library/")
-        .map(|i| &path[i + "/library/".len()..])
-        .or_else(|| path.strip_prefix("library/"))
-    {
-        if is_std_crate_path(after) {
-            return Some(FrameClass::Std);
-        }
-    }
-    if is_std_crate_path(path) {
-        return Some(FrameClass::Std);
-    }
-    let file_name = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    if file_name == "vg_replace_malloc.c"
-        || file_name == "vg_preloaded.c"
-        || ["../sysdeps/", "../csu/", "./csu/", "/usr/", "/build/glibc-"]
-            .iter()
-            .any(|p| path.starts_with(p))
-    {
-        return Some(FrameClass::System);
-    }
-    let dependency = registry_crate(path)
-        .or_else(|| git_crate(path))
-        .or_else(|| vendored_crate(path))
-        .or_else(|| {
-            // The trimmed form allocsite writes: "<crate>-<version>/src/…".
-            let first = path.split('/').next().filter(|_| path.contains('/'))?;
-            let (name, version) = split_versioned(first)?;
-            Some((name.to_owned(), Some(version.to_owned())))
-        })?;
-    Some(if dependency.0 == "allocsite" {
-        FrameClass::Allocsite
-    } else {
-        FrameClass::Dependency {
-            name: dependency.0,
-            version: dependency.1,
-        }
-    })
-}
-
-/// `std/src/…`, `core/src/…`, … (a std crate's folder followed by `src/`).
-fn is_std_crate_path(path: &str) -> bool {
-    path.split_once('/').is_some_and(|(first, rest)| {
-        STD_CRATES.contains(&first) && (rest.starts_with("src/") || rest == "src")
-    })
-}
-
-/// `…/registry/src/<index>/<crate>-<version>/…`.
-fn registry_crate(path: &str) -> Option<(String, Option<String>)> {
-    let start = path.find("registry/src/")? + "registry/src/".len();
-    let mut segments = path[start..].split('/');
-    let _index = segments.next()?;
-    let (name, version) = split_versioned(segments.next()?)?;
-    Some((name.to_owned(), Some(version.to_owned())))
-}
-
-/// `…/git/checkouts/<name>-<hash>/<rev>/…`: the crate is the folder above the last `src`
-/// inside the checkout (workspaces keep crates in sub-folders), else the repository's name.
-fn git_crate(path: &str) -> Option<(String, Option<String>)> {
-    let start = path.find("git/checkouts/")? + "git/checkouts/".len();
-    let segments: Vec<&str> = path[start..].split('/').collect();
-    let [repository, revision, inside @ ..] = segments.as_slice() else {
-        return None;
-    };
-    let repository = match repository.rsplit_once('-') {
-        Some((name, hash)) if !name.is_empty() && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
-            name
-        }
-        _ => repository,
-    };
-    let name = inside
-        .iter()
-        .rposition(|s| *s == "src")
-        .filter(|&i| i > 0)
-        .map_or(repository, |i| inside[i - 1]);
-    Some((name.to_owned(), Some((*revision).to_owned())))
-}
-
-/// `…/vendor/<crate>/…` or `…/vendor/<crate>-<version>/…` (as `cargo vendor` writes them;
-/// a `vendor` module inside a `src` folder is not a vendor directory).
-fn vendored_crate(path: &str) -> Option<(String, Option<String>)> {
-    let segments: Vec<&str> = path.split('/').collect();
-    let index = segments.iter().position(|s| *s == "vendor")?;
-    if segments[..index].contains(&"src") || index + 2 >= segments.len() {
-        return None;
-    }
-    let folder = segments[index + 1];
-    Some(match split_versioned(folder) {
-        Some((name, version)) => (name.to_owned(), Some(version.to_owned())),
-        None => (folder.to_owned(), None),
-    })
-}
-
-/// Splits `serde_json-1.0.154` or `wasm-bindgen-0.2.92` or `foo-1.0.0-beta.1` into the crate
-/// name and a semver version.
-fn split_versioned(folder: &str) -> Option<(&str, &str)> {
-    folder
-        .match_indices('-')
-        .map(|(i, _)| (&folder[..i], &folder[i + 1..]))
-        .find(|(name, version)| {
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                && is_semver(version)
-        })
-}
-
-/// `major.minor.patch`, optionally followed by `-pre` and/or `+build`.
-fn is_semver(text: &str) -> bool {
-    let end = text.find(['-', '+']).unwrap_or(text.len());
-    let (core, extra) = text.split_at(end);
-    let numbers: Vec<&str> = core.split('.').collect();
-    numbers.len() == 3
-        && numbers
-            .iter()
-            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        && extra
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
 }
 
 /// The crates a demangled function name's paths start with: `a::b::f` names `a`;
@@ -488,23 +491,5 @@ mod tests {
         ];
         let actual: Vec<(&str, &str)> = classes.iter().map(|(f, c)| (f.as_str(), *c)).collect();
         assert_eq!(actual, expected);
-    }
-
-    #[test]
-    fn versions_are_split_from_crate_names() {
-        assert_eq!(
-            split_versioned("serde_json-1.0.154"),
-            Some(("serde_json", "1.0.154"))
-        );
-        assert_eq!(
-            split_versioned("wasm-bindgen-0.2.92"),
-            Some(("wasm-bindgen", "0.2.92"))
-        );
-        assert_eq!(
-            split_versioned("foo-1.0.0-beta.1"),
-            Some(("foo", "1.0.0-beta.1"))
-        );
-        assert_eq!(split_versioned("dhatfix"), None);
-        assert_eq!(split_versioned("v-1.2"), None);
     }
 }

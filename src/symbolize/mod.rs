@@ -50,6 +50,7 @@
 
 pub(crate) mod classify;
 pub(crate) mod frame;
+mod paths;
 #[cfg(feature = "track")]
 pub(crate) mod resolve;
 #[cfg(feature = "track")]

@@ -20,7 +20,7 @@ after(async () => { await browser?.close(); });
 // dh_view rejects two pps with the same stack ("repeated location"), so only files meant
 // for it are listed here; xss.json and the hand-made comparison pair are valid too.
 const FILES = dhatFilesUnderTest([
-  "dhat-crate-heap.json", "dhat-crate-ad-hoc.json", "allocsite-heap.json", "allocsite-profile.json", "allocsite-budget-serde.json",
+  "dhat-crate-heap.json", "dhat-crate-ad-hoc.json", "dhat-crate-hashmap.json", "allocsite-heap.json", "allocsite-profile.json", "allocsite-budget-serde.json",
   "valgrind-heap.json", "valgrind-copy.json", "valgrind-ad-hoc.json",
   "compare-before.json", "compare-after.json",
 ]);

@@ -94,6 +94,7 @@ const siteTexts = (page) => page.$$eval("#sites-table tbody tr.site-row td.site"
 describe("it opens on the top call sites: the program's own line, no click needed", () => {
   const cases = [
     ["dhat-crate-heap.json", "core::iter::traits::iterator::Iterator::collect ← dhatfix::make_vec (dhatfix/src/main.rs:7)"],
+    ["dhat-crate-hashmap.json", "std::collections::hash::map::HashMap<K,V,S,A>::insert ← hbcheck::index (hbcheck/src/main.rs:9)"],
     ["allocsite-budget-serde.json", "serde_json::de::from_str ← budgetfix::parse_value (src/lib.rs:19)"],
     ["valgrind-heap.json", "malloc ← make_buffer (dhat-sample.c:9)"],
     ["allocsite-heap.json", "alloc::raw_vec::RawVec<T,A>::with_capacity_in ← profile::build_index (examples/profile.rs:22)"],
