@@ -42,7 +42,7 @@ impl Usage {
     /// The scope as a DHAT file (no lifetimes: `bklt` is false), for the viewers. Stacks keep
     /// every frame from the allocation up to the user's closure that the scope ran (the
     /// scope's own frames and what called it are dropped); a stack the capture cut ends with
-    /// a `[… more frames not captured]` frame.
+    /// a `[… N more frames not captured]` frame.
     pub fn to_dhat(&self, command: &str) -> DhatFile {
         let mut frames = FrameTable::new();
         let mut program_points: Vec<ProgramPoint> = Vec::new();

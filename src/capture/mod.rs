@@ -397,13 +397,25 @@ mod tests {
     }
 
     #[test]
-    fn deep_recursion_is_cut_at_max_frames() {
+    fn deep_recursion_is_cut_at_max_frames_and_counts_the_rest() {
+        use unwinder::{MAX_COUNTED, left_out};
         for u in available() {
             let mut out = [0; MAX_FRAMES];
             assert_eq!(recurse(200, u, &mut out), MAX_FRAMES, "{u:?}");
             let names = names(&out);
             let recursing = names.iter().filter(|f| is_fn(f, "recurse")).count();
             assert!(recursing >= MAX_FRAMES - 1, "{u:?}: {names:#?}");
+            // The last word counts the frames left out: ten more calls, ten more frames.
+            let cut = left_out(out[MAX_FRAMES - 1]).expect("a cut marker");
+            assert!(recurse(210, u, &mut out) == MAX_FRAMES);
+            assert_eq!(left_out(out[MAX_FRAMES - 1]), Some(cut + 10), "{u:?}");
+            assert!(cut > 200 - MAX_FRAMES, "{u:?}: {cut}");
+            // Counting stops at MAX_COUNTED.
+            recurse(MAX_COUNTED as u32 + 200, u, &mut out);
+            assert_eq!(left_out(out[MAX_FRAMES - 1]), Some(MAX_COUNTED), "{u:?}");
+            // A stack that fits has no marker.
+            let n = chain_a(u, &mut out) - 6;
+            assert!(out[..n].iter().all(|&a| left_out(a).is_none()), "{u:?}");
         }
     }
 

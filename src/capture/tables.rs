@@ -2,7 +2,7 @@
 //! crate: always correct, microseconds per stack.
 
 use super::runtime_entry::is_stop;
-use super::unwinder::MAX_FRAMES;
+use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 
 /// Captures with `backtrace`'s unsynchronized tracer. Inlined into [`super::capture`].
 #[inline(always)]
@@ -12,6 +12,8 @@ pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
     let marker = 0u8;
     let here = core::hint::black_box(&marker) as *const u8 as usize;
     let mut n = 0;
+    // Frames beyond MAX_FRAMES - 1, counted once the stack is known to be cut.
+    let mut left_out = 0;
     let mut record = |frame: &backtrace::Frame| {
         if (frame.sp() as usize) <= here && !frame.sp().is_null() {
             return true;
@@ -20,13 +22,14 @@ pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
         if ip == 0 {
             return false;
         }
-        match out.get_mut(n) {
-            Some(slot) => *slot = ip,
-            None => return false,
+        if n == MAX_FRAMES - 1 {
+            left_out += 1;
+            return left_out < MAX_COUNTED && !is_stop(ip);
         }
+        out[n] = ip;
         n += 1;
         // Keep the entry frame itself (the bottom trim looks for it), then stop.
-        n < MAX_FRAMES && !is_stop(ip)
+        !is_stop(ip)
     };
     #[cfg(unix)]
     // SAFETY: `trace_unsynchronized` is unsafe only because it does not serialize callers;
@@ -37,5 +40,9 @@ pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
     };
     #[cfg(not(unix))]
     backtrace::trace(&mut record);
+    if left_out > 0 {
+        out[n] = cut_marker(left_out);
+        n += 1;
+    }
     n
 }

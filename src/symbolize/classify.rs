@@ -6,7 +6,7 @@
 //! says: the function name, the source path and the object file. The first rule that applies
 //! decides:
 //!
-//! 1. Marker frames (`[root]`, `[… more frames not captured]`) are `unknown`.
+//! 1. Marker frames (`[root]`, `[… N more frames not captured]`) are `unknown`.
 //! 2. **system**: C runtime and allocator functions whatever their file says (`malloc`,
 //!    `calloc`, `realloc`, `free` and friends, `__libc_start*`, `_start`, `start_thread`,
 //!    `clone`/`clone3`, `_dl_*`, `_Unwind_*`, Valgrind's `(below main)`); frames known only

@@ -2,10 +2,14 @@
 //! the frame strings of a DHAT file (allocsite's, the `dhat` crate's, Valgrind's); how source
 //! paths are shortened (feature `track`).
 
-/// The frame that ends a stack the capture cut at its frame limit. One constant, so that it
-/// can name the count once the capture reports how many frames were left.
+/// The text of the frame that ends a stack the capture cut at its frame limit, naming how
+/// many frames were left out (`at_least`: the capture stopped counting there).
 #[cfg_attr(not(feature = "track"), allow(dead_code))]
-pub(crate) const MORE_FRAMES_NOT_CAPTURED: &str = "[… more frames not captured]";
+pub(crate) fn more_frames_not_captured(left_out: usize, at_least: bool) -> String {
+    let plural = if left_out == 1 { "" } else { "s" };
+    let bound = if at_least { "at least " } else { "" };
+    format!("[… {bound}{left_out} more frame{plural} not captured]")
+}
 
 /// One frame. Inlined functions expand one address into several frames.
 ///
@@ -16,7 +20,7 @@ pub struct Frame {
     /// The captured return address (not adjusted); 0 for a marker frame.
     pub address: usize,
     /// Demangled function name without the hash, or `"???"` if unknown. For a marker frame
-    /// (`[root]`, [`MORE_FRAMES_NOT_CAPTURED`]) the whole marker.
+    /// (`[root]`, `[… 12 more frames not captured]`) the whole marker.
     pub function: String,
     /// Source file, trimmed (see [`Frame::dhat_string`]).
     pub file: Option<String>,
@@ -32,7 +36,7 @@ pub struct Frame {
 #[cfg_attr(not(feature = "track"), allow(unreachable_pub))]
 impl Frame {
     /// A frame that is a visible note in a stack rather than code, e.g.
-    /// [`MORE_FRAMES_NOT_CAPTURED`].
+    /// `[… 12 more frames not captured]` ([`more_frames_not_captured`]).
     pub fn marker(text: &str) -> Frame {
         Frame {
             address: 0,
@@ -259,9 +263,16 @@ pub(super) mod tests {
             object: None,
         };
         assert_eq!(unknown.dhat_string(), "0xff: ??? (???:0:0)");
+        let marker = more_frames_not_captured(12, false);
+        assert_eq!(marker, "[… 12 more frames not captured]");
+        assert_eq!(Frame::marker(&marker).dhat_string(), marker);
         assert_eq!(
-            Frame::marker(MORE_FRAMES_NOT_CAPTURED).dhat_string(),
-            MORE_FRAMES_NOT_CAPTURED
+            more_frames_not_captured(512, true),
+            "[… at least 512 more frames not captured]"
+        );
+        assert_eq!(
+            more_frames_not_captured(1, false),
+            "[… 1 more frame not captured]"
         );
     }
 
@@ -333,7 +344,7 @@ pub(super) mod tests {
             (0, "main", Some(1))
         );
         assert!(Frame::parse("[root]").is_marker());
-        assert!(Frame::parse(MORE_FRAMES_NOT_CAPTURED).is_marker());
+        assert!(Frame::parse(&more_frames_not_captured(3, false)).is_marker());
         // A parenthesised group that is no location stays in the name.
         assert_eq!(Frame::parse("0x1: f (closure)").function, "f (closure)");
         assert_eq!(

@@ -34,9 +34,9 @@
 //!   that survived the top trim (for instance `std::rt::lang_start_internal` for memory the
 //!   runtime asks for before `main`), or, if the top trim removed everything, the outermost
 //!   frame. It never returns an empty `Vec` for a non-empty stack.
-//! - A stack the capture cut at its frame limit (`MAX_FRAMES` addresses, the runtime never
-//!   reached) ends with the marker frame `[… more frames not captured]`, so no report passes a
-//!   cut stack off as a whole one.
+//! - A stack the capture cut at its frame limit (`MAX_FRAMES` words, the last one its cut
+//!   marker) ends with the marker frame `[… N more frames not captured]` (`at least N` past
+//!   `MAX_COUNTED`), so no report passes a cut stack off as a whole one.
 //! - Budget scopes cut their stacks at the scope as well (`trim::trim_scope_root`): allocsite's
 //!   frames that ran the user's closure, the std shims between them and it, and everything
 //!   below go, so the user's closure is the root.

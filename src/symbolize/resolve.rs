@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use crate::capture::runtime_entry::remember_runtime_entry;
-use crate::capture::unwinder::MAX_FRAMES;
+use crate::capture::unwinder::{MAX_COUNTED, left_out};
 use crate::lock::SpinLock;
 
-use super::frame::{Frame, MORE_FRAMES_NOT_CAPTURED, trim_path};
-use super::trim::{TrimOptions, is_runtime_entry, is_stack_bottom, trim_frames};
+use super::frame::{Frame, more_frames_not_captured, trim_path};
+use super::trim::{TrimOptions, is_runtime_entry, trim_frames};
 
 /// Held around every call allocsite makes into the `backtrace` crate's symbolizer, which
 /// keeps a process-wide lock of its own: `fork`'s prepare handler takes this one, so no
@@ -47,10 +47,17 @@ impl Symbolizer {
 
     /// Symbolizes a captured stack (innermost first) and trims it as [`TrimOptions`] says.
     /// See the module docs for the exact rules and for what is returned when everything is
-    /// trimmed. A stack the capture cut at [`MAX_FRAMES`] (it is that long and never reached
-    /// the runtime) ends with the marker frame [`MORE_FRAMES_NOT_CAPTURED`].
+    /// trimmed. A stack the capture cut at [`MAX_FRAMES`] ends with its cut marker; its frames
+    /// end with the marker frame `[… N more frames not captured]`.
     pub(crate) fn frames(&mut self, ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
         let _backtrace = BACKTRACE.lock();
+        let (ips, left_out) = match ips.split_last() {
+            Some((&last, rest)) => match left_out(last) {
+                Some(n) => (rest, Some(n)),
+                None => (ips, None),
+            },
+            None => (ips, None),
+        };
         let mut all = Vec::with_capacity(ips.len());
         for &ip in ips {
             let resolved = self.resolve(ip);
@@ -67,10 +74,12 @@ impl Symbolizer {
                 break;
             }
         }
-        let cut = ips.len() >= MAX_FRAMES && !all.iter().any(is_stack_bottom);
         let mut frames = trim_frames(all, trim);
-        if cut {
-            frames.push(Frame::marker(MORE_FRAMES_NOT_CAPTURED));
+        if let Some(n) = left_out {
+            frames.push(Frame::marker(&more_frames_not_captured(
+                n,
+                n >= MAX_COUNTED,
+            )));
         }
         frames
     }

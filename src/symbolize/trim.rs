@@ -146,12 +146,6 @@ fn is_machinery(function: &str) -> bool {
         || function.contains(" as core::alloc::Allocator>::")
 }
 
-/// True if a stack reaches its bottom at `frame` (the runtime's entry into user code, or the
-/// runtime itself): a capture that got there was not cut by the frame limit.
-pub(super) fn is_stack_bottom(frame: &Frame) -> bool {
-    is_runtime_entry(&frame.function) || is_runtime(&frame.function)
-}
-
 /// Cuts a budget scope's stack at the scope: allocsite's frames that ran the user's closure
 /// (`measure`, `Budget::run`, the scope) or polled the user's future (`MeasuredFuture::poll`,
 /// `InScope::poll`) and everything below them — the executor — go, and so do the std shims

@@ -25,7 +25,7 @@ mod rule;
 
 use super::stack_bounds;
 use super::tables;
-use super::unwinder::MAX_FRAMES;
+use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 use rule::Packed;
 #[cfg(test)]
 use rule::{Base, Rule};
@@ -83,38 +83,81 @@ pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
 }
 
 /// Unwinds from the frame at `ip` with registers `sp` and `bp`, reading only inside
-/// `[sp, hi)`. `None` when a frame needs a rule this unwinder does not follow.
+/// `[sp, hi)`. `None` when a frame needs a rule this unwinder does not follow. A stack longer
+/// than [`MAX_FRAMES`] ends with its cut marker (`unwinder::cut_marker`).
 #[inline(always)]
 fn walk(
     ip: usize,
-    mut sp: usize,
-    mut bp: usize,
+    sp: usize,
+    bp: usize,
     hi: usize,
     out: &mut [usize; MAX_FRAMES],
 ) -> Option<usize> {
-    const WORD: usize = core::mem::size_of::<usize>();
-    let lo = sp;
-    // The address whose rule applies: `ip` itself for the first frame, the call instruction
-    // (one byte before the return address) for the others.
-    let mut at = ip;
+    let mut walker = Walker {
+        at: ip,
+        sp,
+        bp,
+        lo: sp,
+        hi,
+    };
     let mut n = 0;
-    while n < MAX_FRAMES {
-        let rule = match cache::CACHE.get(at) {
+    loop {
+        match walker.next()? {
+            Some(ret) if n < MAX_FRAMES - 1 => {
+                out[n] = ret;
+                n += 1;
+            }
+            Some(_) => {
+                let mut left_out = 1;
+                while left_out < MAX_COUNTED && matches!(walker.next(), Some(Some(_))) {
+                    left_out += 1;
+                }
+                out[n] = cut_marker(left_out);
+                return Some(MAX_FRAMES);
+            }
+            None => return Some(n),
+        }
+    }
+}
+
+/// The state of a walk: the frame being left and its registers.
+struct Walker {
+    /// The address whose rule applies: `ip` itself for the first frame, the call
+    /// instruction (one byte before the return address) for the others.
+    at: usize,
+    sp: usize,
+    bp: usize,
+    /// The stack pointer at the start of the capture, and the stack base: every read is
+    /// inside `[lo, hi)`.
+    lo: usize,
+    hi: usize,
+}
+
+impl Walker {
+    /// Steps to the caller: `Some(Some(return address))`, `Some(None)` at the end of the
+    /// stack (or at the first frame that fails a check), `None` for a rule this unwinder does
+    /// not follow.
+    #[inline(always)]
+    fn next(&mut self) -> Option<Option<usize>> {
+        const WORD: usize = core::mem::size_of::<usize>();
+        let rule = match cache::CACHE.get(self.at) {
             Some(rule) => rule,
-            None => miss(at),
+            None => miss(self.at),
         };
         if rule.kind() != Packed::STEP {
-            if rule.kind() == Packed::OUTERMOST {
-                break;
-            }
-            return None;
+            return (rule.kind() == Packed::OUTERMOST).then_some(None);
         }
-        let cfa = if rule.cfa_from_rbp() { bp } else { sp }.wrapping_add(rule.cfa_offset());
+        let cfa = if rule.cfa_from_rbp() {
+            self.bp
+        } else {
+            self.sp
+        }
+        .wrapping_add(rule.cfa_offset());
         // The caller's frame is above this one (this also ends a corrupt chain), and below
         // the stack base. Offsets are multiples of 8, so `sp <= cfa - 8` and both words read
         // below are aligned when the CFA is.
-        if cfa <= sp || cfa > hi || cfa % WORD != 0 {
-            break;
+        if cfa <= self.sp || cfa > self.hi || cfa % WORD != 0 {
+            return Some(None);
         }
         // SAFETY: `cfa - 8` is an aligned word in `[sp, hi)`, inside this thread's stack
         // between the stack pointer at the start of the capture and the base: mapped and
@@ -123,22 +166,20 @@ fn walk(
         let saved_rbp = rule.saved_rbp();
         if saved_rbp != 0 {
             let slot = cfa.wrapping_add_signed(saved_rbp);
-            if slot < lo || slot > hi - WORD {
-                break;
+            if slot < self.lo || slot > self.hi - WORD {
+                return Some(None);
             }
             // SAFETY: as above: `slot` is aligned (the CFA is, the offset is a multiple of
             // 8) and was just checked to be inside `[lo, hi)`.
-            bp = unsafe { core::ptr::read(slot as *const usize) };
+            self.bp = unsafe { core::ptr::read(slot as *const usize) };
         }
         if ret < 4096 {
-            break;
+            return Some(None);
         }
-        out[n] = ret;
-        n += 1;
-        sp = cfa;
-        at = ret - 1;
+        self.sp = cfa;
+        self.at = ret - 1;
+        Some(Some(ret))
     }
-    Some(n)
 }
 
 /// Computes, caches and returns the rule at `at`; out of line, so the walk stays small.

@@ -4,7 +4,7 @@
 //! in this build.
 
 use super::tables;
-use super::unwinder::MAX_FRAMES;
+use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 
 mod code_ranges;
 
@@ -77,20 +77,22 @@ pub(super) fn walk_for_test(
     walk(fp, lo, hi, out)
 }
 
-/// Follows frame records from `fp`, reading only inside `[lo, hi)`.
+/// Follows frame records from `fp`, reading only inside `[lo, hi)`. A stack longer than
+/// [`MAX_FRAMES`] ends with its cut marker (`unwinder::cut_marker`).
 #[inline(always)]
 fn walk(mut fp: usize, lo: usize, hi: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
     const WORD: usize = core::mem::size_of::<usize>();
     let ranges = code_ranges::get();
-    let mut n = 0;
-    while n < MAX_FRAMES {
+    // The next frame's return address, or `None` at the end of the chain or at the first
+    // frame that fails a check.
+    let mut next = || {
         if fp < lo || fp & 0xf != 0 || fp > hi.saturating_sub(2 * WORD) {
-            break;
+            return None;
         }
         // SAFETY: `[lo, hi)` runs from our own stack pointer to the base of this thread's
         // stack, which is mapped and readable; `fp .. fp + 16` lies inside it and is
         // aligned (checked just above).
-        let (next, ret) = unsafe {
+        let (caller, ret) = unsafe {
             (
                 core::ptr::read(fp as *const usize),
                 core::ptr::read((fp + WORD) as *const usize),
@@ -98,16 +100,25 @@ fn walk(mut fp: usize, lo: usize, hi: usize, out: &mut [usize; MAX_FRAMES]) -> u
         };
         let ret = strip(ret);
         if ret < 4096 || ranges.is_some_and(|r| !r.contains(ret)) {
-            break;
+            return None;
+        }
+        // The outermost frame has a zero frame pointer; anything not growing toward the
+        // stack base is garbage: the walk ends after this frame.
+        fp = if caller > fp { caller } else { usize::MAX };
+        Some(ret)
+    };
+    let mut n = 0;
+    while let Some(ret) = next() {
+        if n == MAX_FRAMES - 1 {
+            let mut left_out = 1;
+            while left_out < MAX_COUNTED && next().is_some() {
+                left_out += 1;
+            }
+            out[n] = cut_marker(left_out);
+            return MAX_FRAMES;
         }
         out[n] = ret;
         n += 1;
-        if next <= fp {
-            // The outermost frame has a zero frame pointer; anything not growing toward
-            // the stack base is garbage.
-            break;
-        }
-        fp = next;
     }
     n
 }
