@@ -1,5 +1,5 @@
 //! The frame classification rules, stated as test vectors in `tests/fixtures/frame-classes.json`
-//! (the viewer's JavaScript, `viewer/model.js`, is tested against the same file by
+//! (the viewer's JavaScript, `viewer/model/frames.js`, is tested against the same file by
 //! `viewer/tests/model.test.mjs`): every vector is classified as it says, and the vectors
 //! cover every class. A vector's `context` is other frames of the same file, classified with
 //! it (`FrameClass::of_dhat_frames`). Needs no `track` feature.

@@ -1,16 +1,18 @@
 //! The command line: one `Command` per subcommand, parsed with lexopt, and the help texts.
+//! The formats of `convert --to`, and what its help says of them, come from the library's
+//! registry of output formats (`allocsite::report::OutputFormat`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use allocsite::report::FoldedMetric;
+use allocsite::report::{FoldedMetric, OutputFormat};
 use lexopt::prelude::*;
 
 /// What to do.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Command {
     /// Print a help text and stop.
-    Help(&'static str),
+    Help(String),
     /// Print the version and stop.
     Version,
     Summary {
@@ -31,7 +33,7 @@ pub(crate) enum Command {
     },
     Convert {
         file: PathBuf,
-        format: Format,
+        format: OutputFormat,
         output: Option<PathBuf>,
         metric: FoldedMetric,
     },
@@ -42,14 +44,70 @@ pub(crate) enum Command {
     },
 }
 
-/// The formats of `convert`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Format {
-    Pprof,
-    Folded,
+/// The formats `convert --to` offers, in the registry's order.
+fn convert_formats() -> impl Iterator<Item = OutputFormat> {
+    OutputFormat::all().filter(|format| format.is_convert_target())
 }
 
-pub(crate) const USAGE: &str = "\
+/// The names of `convert`'s formats, each with `prefix`, as a list: "folded or pprof".
+fn convert_choices(prefix: &str) -> String {
+    let names: Vec<String> = convert_formats()
+        .map(|format| format!("{prefix}{}", format.name()))
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The usage text, with `convert`'s formats.
+fn usage() -> String {
+    USAGE.replace(
+        "{convert}",
+        &format!("the profile as {}", convert_choices("")),
+    )
+}
+
+/// `convert`'s help, with a paragraph per format.
+fn convert_help() -> String {
+    let mut formats = String::new();
+    for format in convert_formats() {
+        let text = format!(
+            "{} (default OUT: FILE with the extension .{})",
+            format.description(),
+            format.extension()
+        );
+        formats += &wrap(&format!("  {:<8} ", format.name()), &text, 92);
+    }
+    let names: Vec<&str> = convert_formats().map(OutputFormat::name).collect();
+    CONVERT_HELP
+        .replace("{names}", &names.join("|"))
+        .replace("{formats}", formats.trim_end())
+        .replace("{choices}", &convert_choices(""))
+}
+
+/// `text` after `first`, wrapped at `width` columns under the column where it starts.
+fn wrap(first: &str, text: &str, width: usize) -> String {
+    let indent = " ".repeat(first.len());
+    let mut out = String::new();
+    let mut line = first.to_owned();
+    for word in text.split(' ') {
+        if line.len() > indent.len() && line.len() + 1 + word.len() > width {
+            out += line.trim_end();
+            out.push('\n');
+            line = indent.clone();
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line += word;
+    }
+    out + line.trim_end() + "\n"
+}
+
+/// The usage text; `{convert}` is filled in from the registry of formats.
+const USAGE: &str = "\
 allocsite: read, compare, convert and open DHAT heap profiles
 
 Usage: allocsite <COMMAND> [OPTIONS] FILE...
@@ -58,7 +116,7 @@ Commands:
   summary FILE               totals, peak, end and the top call sites
   diff BEFORE AFTER          call sites that grew, shrank, appeared or went (--fail-above for CI)
   html FILE                  a self-contained HTML report (-o OUT, --baseline FILE)
-  convert FILE --to FORMAT   pprof (for go tool pprof) or folded stacks (for flame graphs)
+  convert FILE --to FORMAT   {convert}
   view FILE                  write the report to a temporary file and open it in the browser
 
 Every command reads any DHAT file: allocsite's (target/allocsite/*.json, allocsite-profile.json),
@@ -124,19 +182,17 @@ Example:
   allocsite html allocsite-profile.json -o report.html
 ";
 
+/// `convert`'s help; `{names}`, `{formats}` and `{choices}` are filled in from the registry.
 const CONVERT_HELP: &str = "\
 allocsite convert: the profile in another format
 
-Usage: allocsite convert --to pprof|folded [-o OUT] [--metric M] FILE
+Usage: allocsite convert --to {names} [-o OUT] [--metric M] FILE
 
 Formats:
-  pprof    gzip-compressed profile.proto, Go's heap profile conventions: go tool pprof,
-           Pyroscope, Parca, ... (default OUT: FILE with the extension .pb.gz)
-  folded   one `outer;...;inner value` line per stack, for inferno-flamegraph and
-           flamegraph.pl (default OUT: FILE with the extension .folded)
+{formats}
 
 Options:
-  --to FORMAT        pprof or folded (required)
+  --to FORMAT        {choices} (required)
   -o, --output OUT   where to write it; - for standard output
   --metric M         the figure of folded stacks: total-bytes (default), total-blocks,
                      peak-bytes, end-bytes
@@ -166,12 +222,15 @@ Example:
   allocsite view target/allocsite/budget-tests-parse-rs-12-4242-0.json
 ";
 
-const COMMANDS: &[(&str, &str)] = &[
-    ("summary", SUMMARY_HELP),
-    ("diff", DIFF_HELP),
-    ("html", HTML_HELP),
-    ("convert", CONVERT_HELP),
-    ("view", VIEW_HELP),
+/// A command's help text (`convert`'s is put together from the registry of formats).
+type Help = fn() -> String;
+
+const COMMANDS: &[(&str, Help)] = &[
+    ("summary", || SUMMARY_HELP.into()),
+    ("diff", || DIFF_HELP.into()),
+    ("html", || HTML_HELP.into()),
+    ("convert", convert_help),
+    ("view", || VIEW_HELP.into()),
 ];
 
 /// Parses the arguments after the program name. `Err` is a one-line message.
@@ -179,7 +238,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command,
     let mut parser = lexopt::Parser::from_args(args);
     let name = match parser.next().map_err(|e| e.to_string())? {
         None => return Err("no command given; see allocsite --help".into()),
-        Some(Short('h') | Long("help")) => return Ok(Command::Help(USAGE)),
+        Some(Short('h') | Long("help")) => return Ok(Command::Help(usage())),
         Some(Short('V') | Long("version")) => return Ok(Command::Version),
         Some(Value(name)) => name.to_string_lossy().into_owned(),
         Some(other) => {
@@ -192,7 +251,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command,
     if name == "help" {
         let topic = parser.next().map_err(|e| e.to_string())?;
         return match topic {
-            None => Ok(Command::Help(USAGE)),
+            None => Ok(Command::Help(usage())),
             Some(Value(topic)) => help_of(&topic.to_string_lossy()).map(Command::Help),
             Some(other) => Err(other.unexpected().to_string()),
         };
@@ -229,11 +288,11 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command,
     options.command(&name, files)
 }
 
-fn help_of(name: &str) -> Result<&'static str, String> {
+fn help_of(name: &str) -> Result<String, String> {
     COMMANDS
         .iter()
         .find(|(command, _)| *command == name)
-        .map(|(_, help)| *help)
+        .map(|(_, help)| help())
         .ok_or_else(|| {
             format!(
                 "unknown command '{name}' (the commands are summary, diff, html, convert, view; \
@@ -250,7 +309,7 @@ struct Options {
     fail_above: Option<f64>,
     output: Option<PathBuf>,
     baseline: Option<PathBuf>,
-    to: Option<Format>,
+    to: Option<OutputFormat>,
     no_open: bool,
 }
 
@@ -301,11 +360,14 @@ impl Options {
                 );
             }
             "to" => {
-                self.to = Some(match text().as_str() {
-                    "pprof" => Format::Pprof,
-                    "folded" => Format::Folded,
-                    other => return Err(format!("--to takes pprof or folded, not '{other}'")),
-                });
+                let name = text();
+                self.to = Some(
+                    OutputFormat::from_name(&name)
+                        .filter(|format| format.is_convert_target())
+                        .ok_or_else(|| {
+                            format!("--to takes {}, not '{name}'", convert_choices(""))
+                        })?,
+                );
             }
             "output" => self.output = Some(PathBuf::from(value)),
             "baseline" => self.baseline = Some(PathBuf::from(value)),
@@ -356,13 +418,17 @@ impl Options {
             }
             "convert" => {
                 count("one FILE", 1)?;
-                let format = self.to.ok_or(
-                    "allocsite convert needs --to pprof or --to folded; see allocsite convert --help",
-                )?;
-                if format == Format::Pprof && self.metric.is_some() {
-                    return Err(
-                        "--metric is for --to folded (a pprof file carries every figure)".into(),
-                    );
+                let format = self.to.ok_or_else(|| {
+                    format!(
+                        "allocsite convert needs {}; see allocsite convert --help",
+                        convert_choices("--to ")
+                    )
+                })?;
+                if format != OutputFormat::Folded && self.metric.is_some() {
+                    return Err(format!(
+                        "--metric is for --to folded (a {} file carries every figure)",
+                        format.name()
+                    ));
                 }
                 Command::Convert {
                     file: next(),
@@ -422,7 +488,7 @@ mod tests {
             parse_str(&["convert", "p.json", "--to", "folded", "-o", "-"]),
             Ok(Command::Convert {
                 file: "p.json".into(),
-                format: Format::Folded,
+                format: OutputFormat::Folded,
                 output: Some("-".into()),
                 metric: FoldedMetric::TotalBytes,
             })
@@ -435,9 +501,35 @@ mod tests {
                 open: false
             })
         );
-        assert_eq!(parse_str(&["help", "diff"]), Ok(Command::Help(DIFF_HELP)));
-        assert_eq!(parse_str(&["html", "-h"]), Ok(Command::Help(HTML_HELP)));
+        assert_eq!(
+            parse_str(&["help", "diff"]),
+            Ok(Command::Help(DIFF_HELP.into()))
+        );
+        assert_eq!(
+            parse_str(&["html", "-h"]),
+            Ok(Command::Help(HTML_HELP.into()))
+        );
         assert_eq!(parse_str(&["--version"]), Ok(Command::Version));
+    }
+
+    /// `convert` offers the library's registered formats that are conversion targets, and
+    /// its help describes each with its default extension.
+    #[test]
+    fn convert_follows_the_registry_of_formats() {
+        let Ok(Command::Help(help)) = parse_str(&["convert", "--help"]) else {
+            panic!("no help");
+        };
+        for format in OutputFormat::all() {
+            let offered = format.is_convert_target();
+            let line = format!("\n  {:<8} ", format.name());
+            assert_eq!(help.contains(&line), offered, "{help}");
+            let parsed = parse_str(&["convert", "p.json", "--to", format.name()]);
+            assert_eq!(parsed.is_ok(), offered, "{parsed:?}");
+            if offered {
+                let extension = format!("the extension .{})", format.extension());
+                assert!(help.contains(&extension), "{help}");
+            }
+        }
     }
 
     #[test]
@@ -459,11 +551,11 @@ mod tests {
         );
         assert_eq!(
             error(&["convert", "p.json"]),
-            "allocsite convert needs --to pprof or --to folded; see allocsite convert --help"
+            "allocsite convert needs --to folded or --to pprof; see allocsite convert --help"
         );
         assert_eq!(
             error(&["convert", "p.json", "--to", "svg"]),
-            "--to takes pprof or folded, not 'svg'"
+            "--to takes folded or pprof, not 'svg'"
         );
         assert_eq!(
             error(&["summary", "p.json", "--top"]),

@@ -1,20 +1,18 @@
 //! `summary`, `diff`, `html` and `convert`: each reads its files through the library, calls
-//! one report writer, and names the file in every message.
+//! one report writer, and names the file in every message. `convert` writes any format of
+//! the library's registry (`OutputFormat::write`).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use allocsite::report::FoldedMetric;
 use allocsite::report::dhat::DhatFile;
 use allocsite::report::diff::CallSiteDiff;
-use allocsite::report::folded::write_folded;
 use allocsite::report::html::{convert_comparison, convert_file};
-use allocsite::report::pprof::{PprofOptions, write_pprof};
 use allocsite::report::summary::write_summary;
 use allocsite::report::write::write_atomically;
+use allocsite::report::{FoldedMetric, OutputFormat, OutputOptions};
 
 use crate::Failure;
-use crate::args::Format;
 
 /// Reads and checks a DHAT file (the library's one validator): the message names the file
 /// and the problem, with the line and column for JSON errors.
@@ -178,17 +176,14 @@ pub(crate) fn html(
 
 pub(crate) fn convert(
     path: &Path,
-    format: Format,
+    format: OutputFormat,
     output: Option<&Path>,
     metric: FoldedMetric,
 ) -> Result<(), Failure> {
     let file = read_profile(path)?;
-    let write = |out: &mut dyn Write| -> io::Result<()> {
-        match format {
-            Format::Pprof => write_pprof(&file, &PprofOptions::default(), out),
-            Format::Folded => write_folded(&file, metric, &mut &mut *out),
-        }
-    };
+    let mut options = OutputOptions::default();
+    options.folded_metric = metric;
+    let write = |out: &mut dyn Write| -> io::Result<()> { format.write(&file, &options, out) };
     let problem = |e: io::Error| -> Failure {
         // The writers' InvalidData errors are about the file (a mode pprof cannot show).
         if e.kind() == io::ErrorKind::InvalidData {
@@ -199,26 +194,19 @@ pub(crate) fn convert(
     };
     if output == Some(Path::new("-")) {
         let mut stdout = io::stdout().lock();
-        if format == Format::Pprof && stdout.is_terminal() {
-            return Err("a pprof file is binary: give -o FILE, or pipe standard output".into());
+        if format.is_binary() && stdout.is_terminal() {
+            return Err(format!(
+                "a {} file is binary: give -o FILE, or pipe standard output",
+                format.name()
+            )
+            .into());
         }
         return match write(&mut stdout).and_then(|()| stdout.flush()) {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
             result => result.map_err(problem),
         };
     }
-    let output = output.map_or_else(
-        || {
-            beside(
-                path,
-                match format {
-                    Format::Pprof => "pb.gz",
-                    Format::Folded => "folded",
-                },
-            )
-        },
-        Path::to_path_buf,
-    );
+    let output = output.map_or_else(|| beside(path, format.extension()), Path::to_path_buf);
     not_an_input(&output, &[path])?;
     write_atomically(&output, write).map_err(|e| match e.kind() {
         io::ErrorKind::InvalidData => problem(e),

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Err(message) => return fail(&Failure::Error(message)),
     };
     let result = match command {
-        Command::Help(text) => print(text),
+        Command::Help(text) => print(&text),
         Command::Version => print(&format!("allocsite {}\n", env!("CARGO_PKG_VERSION"))),
         Command::Summary { file, top } => commands::summary(&file, top),
         Command::Diff {

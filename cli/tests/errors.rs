@@ -262,7 +262,7 @@ fn usage_mistakes_are_status_2() {
         ),
         (
             vec!["convert", "x.json", "--to", "svg"],
-            "error: --to takes pprof or folded, not 'svg'",
+            "error: --to takes folded or pprof, not 'svg'",
         ),
         (
             vec!["diff", "a", "b", "--fail-above", "much"],

@@ -23,7 +23,7 @@ use crate::profiler::dumper::{self, DumpHooks, DumpOutcome};
 use crate::profiler::finish::{ProfileReport, render, write_dump, write_outputs};
 use crate::profiler::process::pprof_options;
 use crate::profiler::snapshot::SnapshotFormat;
-use crate::report::output::Output;
+use crate::report::output::OutputFormat;
 use crate::report::pprof::PprofOptions;
 use crate::symbolize::frame::Frame;
 use crate::symbolize::resolve::Symbolizer;
@@ -216,7 +216,7 @@ pub(crate) fn start_profiling(config: ProfilerBuilder) -> Result<(), Error> {
 fn start_dumps(
     dumps: &crate::profiler::dump::DumpSettings,
     signal: Option<i32>,
-    targets: &[(std::path::PathBuf, Output)],
+    targets: &[(std::path::PathBuf, OutputFormat)],
 ) {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
@@ -270,7 +270,7 @@ fn enter_dump_thread() {
 fn dump_now(sequence: u64) -> Result<DumpOutcome, Error> {
     let (finished, config, command) = take_live()?;
     let pid = std::process::id();
-    let targets: Vec<(std::path::PathBuf, Output)> = config
+    let targets: Vec<(std::path::PathBuf, OutputFormat)> = config
         .outputs
         .targets()
         .into_iter()
@@ -312,9 +312,9 @@ pub(crate) fn finish_profiling() -> Result<ProfileReport, Error> {
 pub(crate) fn snapshot(format: SnapshotFormat) -> Result<Vec<u8>, Error> {
     let (finished, config, command) = take_live()?;
     let (output, pprof) = untracked(|| match format {
-        SnapshotFormat::Dhat => (Output::Dhat, live_pprof_options(None)),
-        SnapshotFormat::Pprof => (Output::Pprof, live_pprof_options(None)),
-        SnapshotFormat::PprofHeap => (Output::Pprof, live_pprof_options(Some("inuse_space"))),
+        SnapshotFormat::Dhat => (OutputFormat::Dhat, live_pprof_options(None)),
+        SnapshotFormat::Pprof => (OutputFormat::Pprof, live_pprof_options(None)),
+        SnapshotFormat::PprofHeap => (OutputFormat::Pprof, live_pprof_options(Some("inuse_space"))),
     });
     let bytes = render(
         finished,

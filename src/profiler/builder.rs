@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::dump::{DumpSettings, DumpSignal};
 use crate::report::folded::FoldedMetric;
-use crate::report::output::{DEFAULT_DHAT_OUTPUT, Outputs};
+use crate::report::output::{DEFAULT_DHAT_OUTPUT, OutputFormat, Outputs};
 
 /// Mean bytes between sampled allocations when nothing else is configured.
 ///
@@ -34,6 +34,9 @@ pub const DEFAULT_OUTPUT: &str = DEFAULT_DHAT_OUTPUT;
 /// | `ALLOCSITE_TRIM` | `both` (default), `top`, `bottom` or `none` |
 /// | `ALLOCSITE_DUMP_SIGNAL` | dump the running profile on `SIGUSR1`, `SIGUSR2`, `SIGHUP` or a signal number; empty for none |
 /// | `ALLOCSITE_DUMP_INTERVAL` | dump it every `60` (seconds), `60s`, `500ms`, `5m`, `1h`; `0` for none |
+///
+/// Each output format's path variable is its
+/// [`OutputFormat::environment_variable`](crate::report::OutputFormat::environment_variable).
 ///
 /// ```
 /// #[global_allocator]
@@ -93,36 +96,54 @@ impl ProfilerBuilder {
         self
     }
 
-    /// Where to write the DHAT JSON (default `allocsite-profile.json`).
-    pub fn output(mut self, path: impl Into<PathBuf>) -> Self {
-        self.outputs.dhat = Some(path.into());
+    /// Writes the profile in `format` to `path` when it ends (and in each dump), in place
+    /// of any path given before for that format. Every [`OutputFormat`] works here; the
+    /// methods below are shorthands for it. The format's variable
+    /// ([`OutputFormat::environment_variable`]) overrides the path.
+    ///
+    /// ```
+    /// use allocsite::report::OutputFormat;
+    ///
+    /// let builder = allocsite::Profiler::builder()
+    ///     .write(OutputFormat::Pprof, "heap.pb.gz")
+    ///     .write(OutputFormat::Html, "heap.html");
+    /// # drop(builder);
+    /// ```
+    pub fn write(mut self, format: OutputFormat, path: impl Into<PathBuf>) -> Self {
+        self.outputs.set(format, Some(path.into()));
         self
+    }
+
+    /// Where to write the DHAT JSON (default `allocsite-profile.json`):
+    /// `write(OutputFormat::Dhat, path)`.
+    pub fn output(self, path: impl Into<PathBuf>) -> Self {
+        self.write(OutputFormat::Dhat, path)
     }
 
     /// Writes no DHAT JSON (for example when only the HTML report is wanted).
     pub fn no_json(mut self) -> Self {
-        self.outputs.dhat = None;
+        self.outputs.set(OutputFormat::Dhat, None);
         self
     }
 
-    /// Also writes a self-contained HTML report (the viewer with the data inside).
-    pub fn html(mut self, path: impl Into<PathBuf>) -> Self {
-        self.outputs.html = Some(path.into());
-        self
+    /// Also writes a self-contained HTML report (the viewer with the data inside):
+    /// `write(OutputFormat::Html, path)`.
+    pub fn html(self, path: impl Into<PathBuf>) -> Self {
+        self.write(OutputFormat::Html, path)
     }
 
     /// Also writes a pprof profile (gzip-compressed `profile.proto`, Go's heap conventions:
     /// `alloc_objects`, `alloc_space`, `inuse_objects`, `inuse_space`), for `go tool pprof`,
-    /// Pyroscope, Parca and the other pprof readers.
-    pub fn pprof(mut self, path: impl Into<PathBuf>) -> Self {
-        self.outputs.pprof = Some(path.into());
-        self
+    /// Pyroscope, Parca and the other pprof readers: `write(OutputFormat::Pprof, path)`.
+    pub fn pprof(self, path: impl Into<PathBuf>) -> Self {
+        self.write(OutputFormat::Pprof, path)
     }
 
-    /// Also writes folded stacks carrying `metric`, for `inferno-flamegraph`/`flamegraph.pl`.
+    /// Also writes folded stacks carrying `metric`, for `inferno-flamegraph`/`flamegraph.pl`:
+    /// `write(OutputFormat::Folded, path)` with `metric` (default total bytes) as the figure.
     pub fn folded(mut self, path: impl Into<PathBuf>, metric: FoldedMetric) -> Self {
-        self.outputs.folded = Some((path.into(), metric));
-        self
+        self.outputs.folded_metric = metric;
+        self.write(OutputFormat::Folded, path)
     }
 
     /// Drop allocsite's and the allocator machinery's frames from the top of stacks (default on).

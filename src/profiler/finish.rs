@@ -13,7 +13,8 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ProfileReport {
-    /// Files written, in the order DHAT JSON, HTML, folded.
+    /// Files written, in the order of the formats' registry ([`crate::report::OutputFormat::all`]:
+    /// DHAT JSON, HTML, folded, pprof).
     pub written: Vec<PathBuf>,
     /// Total bytes allocated (an estimate when `sampled`).
     pub total_bytes: f64,
@@ -43,7 +44,7 @@ mod writing {
     use crate::engine::thread::untracked;
     use crate::error::Error;
     use crate::profiler::builder::ProfilerBuilder;
-    use crate::report::output::Output;
+    use crate::report::output::OutputFormat;
     use crate::report::pprof::PprofOptions;
     use crate::report::profile::Profile;
     use crate::report::summary;
@@ -60,7 +61,7 @@ mod writing {
         pid: u32,
         pprof: &PprofOptions,
     ) -> Result<ProfileReport, Error> {
-        let targets: Vec<(PathBuf, Output)> = config.outputs.targets();
+        let targets: Vec<(PathBuf, OutputFormat)> = config.outputs.targets();
         if targets.is_empty() && !config.summary {
             // Nothing to write or print: no need to symbolize.
             let report = unsymbolized_report(&finished);
@@ -74,10 +75,11 @@ mod writing {
         let outcome = untracked(|| {
             let profile = Profile::build(finished, trim, command.to_owned(), pid);
             let file = profile.to_dhat();
+            let options = config.outputs.options(pprof);
             let mut failure = None;
             let mut written = Vec::new();
-            for (index, (path, output)) in targets.iter().enumerate() {
-                match write_atomically(path, |out| output.write(&file, pprof, out)) {
+            for (index, (path, format)) in targets.iter().enumerate() {
+                match write_atomically(path, |out| format.write(&file, &options, out)) {
                     Ok(()) => written.push(index),
                     Err(reason) => {
                         eprintln!("allocsite: could not write {}: {reason}", path.display());
@@ -157,7 +159,7 @@ mod writing {
         command: &str,
         pid: u32,
         pprof: &PprofOptions,
-        targets: &[(PathBuf, Output)],
+        targets: &[(PathBuf, OutputFormat)],
     ) -> Vec<Option<String>> {
         let trim = TrimOptions {
             top: config.trim_top,
@@ -165,10 +167,11 @@ mod writing {
         };
         untracked(|| {
             let file = Profile::build(finished, trim, command.to_owned(), pid).to_dhat();
+            let options = config.outputs.options(pprof);
             targets
                 .iter()
-                .map(|(path, output)| {
-                    write_atomically(path, |out| output.write(&file, pprof, out))
+                .map(|(path, format)| {
+                    write_atomically(path, |out| format.write(&file, &options, out))
                         .err()
                         .map(|error| error.to_string())
                 })
@@ -184,7 +187,7 @@ mod writing {
         command: &str,
         pid: u32,
         pprof: &PprofOptions,
-        output: Output,
+        format: OutputFormat,
     ) -> Result<Vec<u8>, Error> {
         let trim = TrimOptions {
             top: config.trim_top,
@@ -193,9 +196,10 @@ mod writing {
         let rendered = untracked(|| {
             let profile = Profile::build(finished, trim, command.to_owned(), pid);
             let file = profile.to_dhat();
+            let options = config.outputs.options(pprof);
             let mut bytes = Vec::new();
-            output
-                .write(&file, pprof, &mut bytes)
+            format
+                .write(&file, &options, &mut bytes)
                 .map(|()| bytes)
                 .map_err(|error| error.to_string())
         });

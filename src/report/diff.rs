@@ -3,11 +3,11 @@
 //!
 //! Both files' call sites come from `report/call_sites.rs`, and a site of one file is the
 //! same as a site of the other when their call-site frames have the same function, file (or
-//! object) and line. That is the viewer's comparison (`viewer/model.js`, `compareSites`;
-//! `viewer/CALL-SITES.md`), with the same four outcomes: a site in both files is
-//! [`Change::Grown`] or [`Change::Shrunk`] (or unchanged, only counted), a site only in the
-//! second file is [`Change::New`] and one only in the first is [`Change::Gone`], whatever
-//! their values. Changes are sorted by the size of the change, biggest first, then by site.
+//! object) and line. That is the viewer's comparison (`viewer/model/sites.js`,
+//! `compareSites`; `viewer/CALL-SITES.md`), with the same four outcomes: a site in both
+//! files is [`Change::Grown`] or [`Change::Shrunk`] (or unchanged, only counted), a site
+//! only in the second file is [`Change::New`] and one only in the first is
+//! [`Change::Gone`], whatever their values. Changes are sorted by the size of the change, biggest first, then by site.
 //!
 //! Works on any DHAT file without the `track` feature; the `allocsite diff` command prints
 //! [`CallSiteDiff::write`]'s table and fails a CI job with [`CallSiteDiff::growth_percent`].

@@ -2,9 +2,9 @@
 //! the DHAT JSON inlined, so one `.html` file opens from disk with no other file and no
 //! network.
 //!
-//! The page is `viewer/index.html` with `viewer.css`, `model.js` and `viewer.js` inlined in
-//! place of their `<link>`/`<script src>` tags, and the profile placed at the
-//! `<!-- allocsite:data -->` marker as
+//! The page is `viewer/index.html` with `viewer.css` and the scripts it loads (`model/*.js`,
+//! then `views/*.js`, in its order) inlined in place of their `<link>`/`<script src>` tags,
+//! and the profile placed at the `<!-- allocsite:data -->` marker as
 //! `<script type="application/json" id="allocsite-data">…</script>`. Inside that element
 //! every `<` of the JSON is written as `\u003c` (the same string to a JSON parser), so the
 //! data can never close the element early, whatever the frame names contain.
@@ -22,17 +22,26 @@ use super::write::write_atomically;
 const INDEX_HTML: &str = include_str!("../../viewer/index.html");
 const VIEWER_CSS: &str = include_str!("../../viewer/viewer.css");
 
-/// The viewer's scripts, in the order `index.html` loads them: each `<script src>` tag
-/// and the file inlined in its place.
-const SCRIPTS: &[(&str, &str)] = &[
-    (
-        r#"<script src="model.js"></script>"#,
-        include_str!("../../viewer/model.js"),
-    ),
-    (
-        r#"<script src="viewer.js"></script>"#,
-        include_str!("../../viewer/viewer.js"),
-    ),
+/// `(path, text)` of each of the viewer's scripts, `include_str!`ed from `viewer/`.
+macro_rules! viewer_scripts {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_str!(concat!("../../viewer/", $path)))),*]
+    };
+}
+
+/// The viewer's scripts, in the order `index.html` loads them (the model, then the views):
+/// each is inlined in place of its `<script src="…"></script>` tag. A test checks this list
+/// against `index.html`'s tags; add a new script to both.
+const SCRIPTS: &[(&str, &str)] = viewer_scripts![
+    "model/frames.js",
+    "model/parse.js",
+    "model/trees.js",
+    "model/sites.js",
+    "views/common.js",
+    "views/trees.js",
+    "views/sites.js",
+    "views/compare.js",
+    "views/shell.js",
 ];
 
 const CSS_LINK: &str = r#"<link rel="stylesheet" href="viewer.css">"#;
@@ -61,7 +70,7 @@ const BASELINE_ID: &str = "allocsite-data-baseline";
 /// write_html_report(json, &mut page)?;
 /// let page = String::from_utf8(page).unwrap();
 /// assert!(page.contains(r#"id="allocsite-data""#));
-/// assert!(!page.contains(r#"src="viewer.js""#)); // the script is inlined
+/// assert!(!page.contains(r#"<script src="#)); // the scripts are inlined
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn write_html_report<W: Write>(dhat_json: &str, out: W) -> io::Result<()> {
@@ -276,8 +285,8 @@ fn write_page<W: Write>(data: &[(&str, Option<&str>, &str)], mut out: W) -> io::
         write_escaped_json(json, &mut out)?;
         out.write_all(b"</script>\n")?;
     }
-    for (tag, script) in SCRIPTS {
-        let (between, tail) = split_once_checked(rest, tag)?;
+    for (path, script) in SCRIPTS {
+        let (between, tail) = split_once_checked(rest, &script_tag(path))?;
         out.write_all(between.as_bytes())?;
         out.write_all(b"<script>\n")?;
         out.write_all(script.as_bytes())?;
@@ -286,6 +295,11 @@ fn write_page<W: Write>(data: &[(&str, Option<&str>, &str)], mut out: W) -> io::
     }
     out.write_all(rest.as_bytes())?;
     out.flush()
+}
+
+/// The tag that loads the viewer's script `path` in `index.html`.
+fn script_tag(path: &str) -> String {
+    format!(r#"<script src="{path}"></script>"#)
 }
 
 fn split_once_checked<'a>(s: &'a str, marker: &str) -> io::Result<(&'a str, &'a str)> {
@@ -406,8 +420,28 @@ mod tests {
             1 + SCRIPTS.len(),
             "one data element and the inline scripts"
         );
-        for (tag, _) in SCRIPTS {
-            assert!(!p.contains(tag), "{tag} is not inlined");
+        for (path, _) in SCRIPTS {
+            assert!(!p.contains(&script_tag(path)), "{path} is not inlined");
+        }
+    }
+
+    /// The one list of the viewer's scripts is `index.html`'s `<script src>` tags; this
+    /// module's `SCRIPTS` must name the same files in the same order, or a report would
+    /// miss a script or run them out of order.
+    #[test]
+    fn scripts_are_the_ones_index_html_loads_in_its_order() {
+        let loaded: Vec<&str> = INDEX_HTML
+            .split(r#"<script src=""#)
+            .skip(1)
+            .map(|tail| &tail[..tail.find('"').unwrap()])
+            .collect();
+        let inlined: Vec<&str> = SCRIPTS.iter().map(|(path, _)| *path).collect();
+        assert_eq!(
+            inlined, loaded,
+            "SCRIPTS in src/report/html.rs and viewer/index.html"
+        );
+        for (path, _) in SCRIPTS {
+            assert_eq!(INDEX_HTML.matches(&script_tag(path)).count(), 1, "{path}");
         }
     }
 

@@ -3,8 +3,8 @@
 //!
 //! - [`dhat`]: the DHAT file model, read from any tool's files and written for allocsite's;
 //!   `validate.rs`: the one validator every reader uses.
-//! - `output.rs`: the one place output formats are registered; [`write`](mod@write): the one atomic
-//!   file writer.
+//! - [`output`]: the one registry of output formats ([`OutputFormat`]: name, extension,
+//!   environment variable, writer); [`write`](mod@write): the one atomic file writer.
 //! - `profile.rs` (feature `track`): a finished session, symbolized — the model the DHAT
 //!   file of a profile is built from; `call_sites.rs`: the call sites of any DHAT file, keyed
 //!   by the first frame of the user's own code; [`folded`], [`summary`], [`html`], `pprof/`
@@ -20,7 +20,7 @@ pub mod dhat;
 pub mod diff;
 pub mod folded;
 pub mod html;
-pub(crate) mod output;
+pub mod output;
 #[cfg(feature = "pprof")]
 pub mod pprof;
 #[cfg(feature = "track")]
@@ -30,3 +30,4 @@ pub(crate) mod validate;
 pub mod write;
 
 pub use folded::FoldedMetric;
+pub use output::{OutputFormat, OutputOptions};

@@ -1,9 +1,9 @@
 //! The one DHAT validator: every reader of DHAT files (the typed [`DhatFile`] reader, the
 //! HTML converter, the summary, folded and pprof writers that start from a file) checks a
 //! file here, so they accept and reject the same files. The rules are the bundled viewer's
-//! (`viewer/model.js`, `parseDhat`), in the same order and with the same messages, so a file
-//! the page refuses is refused here with the same words; `validate/corpus.rs` checks both
-//! against the shared hostile-file corpus (`viewer/tests/fixtures/invalid/`).
+//! (`viewer/model/parse.js`, `parseDhat`), in the same order and with the same messages, so
+//! a file the page refuses is refused here with the same words; `validate/corpus.rs` checks
+//! both against the shared hostile-file corpus (`viewer/tests/fixtures/invalid/`).
 //!
 //! The rules follow what Valgrind's `dh_view.html` requires (research notes §1.2), and also
 //! reject what that viewer silently shows wrong:

@@ -45,7 +45,7 @@
 //!
 //! The test vectors in `tests/fixtures/frame-classes.json` state every rule (a vector's
 //! `context` lists other frames of the same file, for rule 6); the viewer's JavaScript
-//! (`viewer/model.js`) implements the same rules and is tested against the same file.
+//! (`viewer/model/frames.js`) implements the same rules and is tested against the same file.
 //!
 //! Known limit: the `dhat` crate keeps only the last three components of a path, so a file
 //! deep inside a dependency (`src/value/de.rs` of serde_json) reads as the user's unless

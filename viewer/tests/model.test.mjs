@@ -1,26 +1,18 @@
-// Unit tests of the viewer's model (model.js) in plain Node: no browser, no DOM.
-// Run: cd viewer && node --test tests/model.test.mjs   (run.sh runs them first)
+// Unit tests of the viewer's model (model/*.js) in plain Node: no browser, no DOM.
+// Run: cd viewer && node --test tests/model.test.mjs   (run.sh runs them first). The model is
+// loaded as a page loads it: tests/load-model.mjs runs index.html's model/*.js scripts in order.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { createRequire } from "node:module";
 import { fixture, fileTotals, dhatFilesUnderTest, repoDir } from "./paths.mjs";
+import { loadModel } from "./load-model.mjs";
 
-const require = createRequire(import.meta.url);
-const M = require("../model.js");
+const M = loadModel();
 
 const load = (name) => M.parseDhat(fs.readFileSync(fixture(name), "utf8"));
 const metric = (p, id) => M.metricsFor(p).find((m) => m.id === id);
 const names = (p, nodes) => nodes.map((n) => M.frameLabel(p, n.frames[0]).func);
-
-test("the model is a plain script: no DOM, and a global in a page", () => {
-  const src = fs.readFileSync(new URL("../model.js", import.meta.url), "utf8");
-  assert.ok(!/\bdocument\b|\bwindow\b/.test(src.replace(/\/\/.*$/gm, "")), "model.js touches the DOM");
-  const sandbox = {};
-  new Function("self", "module", src)(sandbox, undefined);
-  assert.equal(typeof sandbox.AllocsiteModel.parseDhat, "function");
-});
 
 describe("every fixture parses and its totals equal the file's", () => {
   const files = dhatFilesUnderTest([

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the viewer's tests: first the model's unit tests in plain Node (no browser), then
+# Runs the viewer's tests: first the scripts' order and the model's unit tests in plain Node
+# (no browser), then
 # the browser tests in headless Chromium (Debian's /usr/bin/chromium, driven by
 # playwright-core; nothing is downloaded but the npm package).
 #
@@ -14,8 +15,8 @@ set -euo pipefail
 viewer="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$viewer"
 
-# The model alone, in Node: fast, and needs neither Chromium nor cargo.
-node --test tests/model.test.mjs
+# The scripts' order and the model alone, in Node: fast, and needs neither Chromium nor cargo.
+node --test tests/scripts.test.mjs tests/model.test.mjs
 
 if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund
