@@ -1,0 +1,61 @@
+//! What a user of allocsite downloads and builds, checked the way they would see it: the
+//! dependency tree of each feature set (`cargo tree`), what the examples compile, the files
+//! of the package (`cargo package --list`), its docs.rs metadata and `rust-version`, and that
+//! the repository commits no generated file.
+//!
+//! Runs cargo (and git) on this package, offline; a check whose tool is missing says so and
+//! passes (a packaged copy has no `.git`).
+
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `program args` in the package root: its stdout, or why it could not run or failed
+/// (with what it said on stderr).
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .map_err(|error| format!("{program} could not run: {error}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{program} {}` failed ({}):\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// True when the package root is the top of a git checkout (not a packaged copy, and not a
+/// directory inside someone else's repository).
+fn in_own_git_checkout() -> bool {
+    run("git", &["rev-parse", "--show-toplevel"]).is_ok_and(|top| {
+        Path::new(top.trim()).canonicalize().ok() == root().canonicalize().ok()
+    })
+}
+
+#[test]
+fn no_baseline_proposal_is_committed_and_git_ignores_them() {
+    if !in_own_git_checkout() {
+        eprintln!("not a git checkout of allocsite: nothing to check");
+        return;
+    }
+    let committed = run("git", &["ls-files", "--", "*.new"]).unwrap();
+    assert_eq!(
+        committed, "",
+        "`.new` files are a failing baseline's current figures, written for review: \
+         rename them over the baseline or delete them, never commit them"
+    );
+    run(
+        "git",
+        &["check-ignore", "--no-index", "-q", "tests/baselines/any.new"],
+    )
+    .expect("git ignores `.new` files (.gitignore: `*.new`)");
+}
