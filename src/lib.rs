@@ -79,6 +79,16 @@
 //! every one of its locks before the fork and release them in both processes. A child does
 //! not write its parent's profile (at exit or otherwise) and may start a profiler of its own.
 //!
+//! # Cargo features
+//!
+//! - `track`: compiles the tracking in: counters, call sites, budgets, profiles and their
+//!   reports (turns on `report` and `pprof`). Off (the default), [`Alloc`] forwards to the
+//!   inner allocator and allocsite compiles no dependency at all.
+//! - `report`: [`report`] without tracking: read, validate, summarise and convert any DHAT
+//!   file (the only feature that compiles `serde` and `serde_json`).
+//! - `pprof`: the pprof writer, `report::pprof` (`flate2`).
+//! - `criterion`: criterion measurements of allocations and bytes, `allocsite::criterion`.
+//!
 //! ARCHITECTURE.md in the repository maps the modules.
 
 #![warn(missing_docs)]

@@ -6,6 +6,7 @@
 //! Runs cargo (and git) on this package, offline; a check whose tool is missing says so and
 //! passes (a packaged copy has no `.git`).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
@@ -36,9 +37,8 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
 /// True when the package root is the top of a git checkout (not a packaged copy, and not a
 /// directory inside someone else's repository).
 fn in_own_git_checkout() -> bool {
-    run("git", &["rev-parse", "--show-toplevel"]).is_ok_and(|top| {
-        Path::new(top.trim()).canonicalize().ok() == root().canonicalize().ok()
-    })
+    run("git", &["rev-parse", "--show-toplevel"])
+        .is_ok_and(|top| Path::new(top.trim()).canonicalize().ok() == root().canonicalize().ok())
 }
 
 #[test]
@@ -55,7 +55,76 @@ fn no_baseline_proposal_is_committed_and_git_ignores_them() {
     );
     run(
         "git",
-        &["check-ignore", "--no-index", "-q", "tests/baselines/any.new"],
+        &[
+            "check-ignore",
+            "--no-index",
+            "-q",
+            "tests/baselines/any.new",
+        ],
     )
     .expect("git ignores `.new` files (.gitignore: `*.new`)");
+}
+
+/// The names of the crates `cargo tree` lists for allocsite with `features` (none: `&[]`),
+/// following the dependency `edges` (`normal,build`: what a dependent compiles).
+fn crates(features: &[&str], edges: &str) -> BTreeSet<String> {
+    let mut args = vec![
+        "tree",
+        "--offline",
+        "-p",
+        "allocsite",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+        "-e",
+        edges,
+        "--no-default-features",
+    ];
+    let features = features.join(",");
+    if !features.is_empty() {
+        args.extend(["--features", &features]);
+    }
+    let cargo = env!("CARGO");
+    let tree = run(cargo, &args).unwrap();
+    tree.lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|name| name.to_string()).collect()
+}
+
+#[test]
+fn a_dependent_without_features_compiles_allocsite_alone() {
+    assert_eq!(
+        crates(&[], "normal,build"),
+        set(&["allocsite"]),
+        "the pass-through build must pull in no dependency: make new ones optional, \
+         behind the feature that uses them"
+    );
+}
+
+#[test]
+fn json_is_compiled_only_by_the_features_that_read_or_write_it() {
+    let json = set(&["serde", "serde_derive", "serde_json"]);
+    let report = crates(&["report"], "normal,build");
+    assert!(report.is_superset(&json), "{report:?}");
+    for tracking_only in ["backtrace", "libc", "flate2"] {
+        assert!(
+            !report.contains(tracking_only),
+            "{tracking_only} in {report:?}"
+        );
+    }
+    let track = crates(&["track"], "normal,build");
+    assert!(
+        track.is_superset(&json) && track.contains("backtrace") && track.contains("flate2"),
+        "{track:?}"
+    );
+    assert!(
+        !track.contains("criterion"),
+        "criterion only with its feature"
+    );
 }

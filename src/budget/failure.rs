@@ -1,13 +1,17 @@
 //! Failure messages of broken budgets and baselines, and the scope profile they point to.
 
 use std::panic::Location;
+#[cfg(feature = "report")]
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "report")]
 use super::sites::call_sites_of;
 use super::usage::Usage;
+#[cfg(feature = "report")]
 use crate::report::dhat::DhatFile;
 
 /// How many call sites a failure message lists before "… and N more sites".
+#[cfg(feature = "report")]
 const SITES_SHOWN: usize = 8;
 
 /// Builds a failure message and writes the scope's profile.
@@ -23,6 +27,16 @@ pub(super) fn failure_message(
         let _ = writeln!(message, "  {line}");
     }
     let _ = writeln!(message, "  the scope made {}", usage.describe());
+    // Without `report` there is no `track` either: no stacks, no profile.
+    #[cfg(feature = "report")]
+    describe_sites_and_write_profile(&mut message, caller, usage);
+    message
+}
+
+/// Adds the call sites to `message` and writes the scope's profile, naming it.
+#[cfg(feature = "report")]
+fn describe_sites_and_write_profile(message: &mut String, caller: &Location<'_>, usage: &Usage) {
+    use std::fmt::Write;
     let profile = usage.to_dhat(&format!("allocation budget at {caller}"));
     let sites = call_sites_of(&profile);
     if !sites.is_empty() {
@@ -59,11 +73,11 @@ pub(super) fn failure_message(
             let _ = write!(message, "  (could not write the scope's profile: {reason})");
         }
     }
-    message
 }
 
 /// `text` as one word of a shell command: as it is when it needs no quoting, else in single
 /// quotes (the `allocsite view` command printed above must work when pasted).
+#[cfg(feature = "report")]
 fn shell_word(text: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@,%".contains(c);
     if !text.is_empty() && text.chars().all(plain) {
@@ -73,6 +87,7 @@ fn shell_word(text: &str) -> String {
     }
 }
 
+#[cfg(feature = "report")]
 /// `target/allocsite/` of the running test binary: `CARGO_TARGET_DIR` if set, else the
 /// `target` directory the executable lives in, else `./target`.
 fn profile_directory() -> PathBuf {
@@ -89,6 +104,7 @@ fn profile_directory() -> PathBuf {
         .join("allocsite")
 }
 
+#[cfg(feature = "report")]
 fn write_failure_profile(caller: &Location<'_>, profile: &DhatFile) -> std::io::Result<PathBuf> {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static COUNT: AtomicU64 = AtomicU64::new(0);
@@ -110,7 +126,7 @@ fn write_failure_profile(caller: &Location<'_>, profile: &DhatFile) -> std::io::
     Ok(path)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "report"))]
 mod tests {
     use super::shell_word;
 

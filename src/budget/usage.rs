@@ -37,6 +37,7 @@ pub(crate) struct SiteStack {
 
 /// A scope's stack, symbolized: DHAT frame strings, innermost first, trimmed (allocsite's
 /// frames and the allocator's on top, the scope and everything below it at the bottom).
+#[cfg(feature = "report")]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ResolvedStack {
     pub(crate) frames: Vec<String>,

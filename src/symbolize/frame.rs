@@ -124,7 +124,8 @@ impl Frame {
     }
 
     /// `function (file:line)`, for terminal output: the file and line when known, else the
-    /// object file, else the function alone.
+    /// object file, else the function alone. (Reports use it: unused without `report`.)
+    #[cfg_attr(not(feature = "report"), allow(dead_code))]
     pub fn describe(&self) -> String {
         match (&self.file, self.line, &self.object) {
             (Some(file), Some(line), _) => format!("{} ({file}:{line})", self.function),
