@@ -128,3 +128,24 @@ fn json_is_compiled_only_by_the_features_that_read_or_write_it() {
         "criterion only with its feature"
     );
 }
+#[test]
+fn examples_compile_nothing_the_library_does_not() {
+    // `cargo run --example profile --features track` (the README's first command) builds the
+    // dev-dependencies too: they must add no crate to what `track` itself compiles. Tools
+    // compared against (dhat, criterion) live in their own crates or behind features.
+    // The exceptions, each with its reason:
+    // - tokio (and what it brings): the async budget tests and the `#[tokio::test]` doctests
+    //   need a real multi-thread runtime, and doctests can only use dev-dependencies.
+    let allowed = set(&["tokio", "tokio-macros", "pin-project-lite"]);
+    let library = crates(&["track"], "normal,build");
+    let examples = crates(&["track"], "normal,build,dev");
+    let extra: Vec<&String> = examples
+        .difference(&library)
+        .filter(|name| !allowed.contains(*name))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "dev-dependencies that every example and test build compiles on top of the library: \
+         {extra:?} (a tool to compare with goes in a crate of its own, like tests/dhat-oracle)"
+    );
+}
