@@ -3,7 +3,9 @@
 //! Install [`Alloc`] as the `#[global_allocator]` and build with the `track` cargo feature:
 //! every allocation is counted exactly, per thread and process-wide ([`stats`],
 //! [`thread_stats`]). Without the feature the allocator is a zero-cost pass-through and
-//! every function that would report figures returns [`Error::TrackingDisabled`].
+//! every function that would report figures returns [`Error::TrackingDisabled`]; budgets
+//! fail saying so, and a [`Profiler`] is inert (it returns `Ok` and writes nothing, so a
+//! program that profiles itself builds the same without the feature).
 //!
 //! ```
 //! #[global_allocator]

@@ -9,7 +9,8 @@
 
 use std::path::PathBuf;
 
-/// What a finished profile wrote and its headline figures.
+/// What a finished profile wrote and its headline figures. An inert profiler (a build
+/// without the `track` feature) finishes with an empty report: nothing written, every figure 0.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ProfileReport {
