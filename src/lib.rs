@@ -101,6 +101,7 @@ mod budget;
 mod error;
 mod profiler;
 pub mod report;
+mod settings;
 mod stats;
 
 // criterion measurements (feature `criterion`).
