@@ -10,18 +10,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// allocsite's own directory.
-pub fn allocsite_dir() -> &'static Path {
+pub(crate) fn allocsite_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The target directory every side crate builds into.
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("side-crates")
 }
 
 /// `cargo args…` in `crate_dir`, building into [`target_dir`], with no `ALLOCSITE_*` variable
 /// of the environment this test runs in (they would change what the programs do).
-pub fn cargo(crate_dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn cargo(crate_dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO"));
     command
         .args(args)
@@ -38,7 +38,7 @@ pub fn cargo(crate_dir: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs `command` and returns its output, or panics with everything it printed.
-pub fn succeed(command: &mut Command) -> Output {
+pub(crate) fn succeed(command: &mut Command) -> Output {
     let output = command
         .output()
         .unwrap_or_else(|error| panic!("{command:?} could not run: {error}"));
