@@ -10,9 +10,9 @@ use super::usage::Usage;
 #[cfg(feature = "report")]
 use crate::report::dhat::DhatFile;
 
-/// How many call sites a failure message lists before "… and N more sites".
-#[cfg(feature = "report")]
-const SITES_SHOWN: usize = 8;
+/// How many call sites a failure message lists before "… and N more sites" (and a baseline
+/// file keeps).
+pub(super) const SITES_SHOWN: usize = 8;
 
 /// Builds a failure message and writes the scope's profile.
 pub(super) fn failure_message(

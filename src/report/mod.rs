@@ -36,6 +36,7 @@ pub(crate) mod profile;
 pub mod summary;
 #[cfg(feature = "report")]
 pub(crate) mod validate;
+// The one atomic writer: reports, budget profiles and baseline files (no JSON needed).
 pub mod write;
 
 pub use folded::FoldedMetric;
