@@ -1,14 +1,12 @@
-//! Failure messages of broken budgets and baselines, and the scope profile they point to.
+//! Failure messages of broken budgets and baselines, and the scope profile they point to
+//! (written where `profile_path.rs` says).
 
-use std::panic::Location;
 #[cfg(feature = "report")]
-use std::path::{Path, PathBuf};
-
+use super::profile_path::write_failure_profile;
 #[cfg(feature = "report")]
 use super::sites::call_sites_of;
 use super::usage::Usage;
-#[cfg(feature = "report")]
-use crate::report::dhat::DhatFile;
+use std::panic::Location;
 
 /// How many call sites a failure message lists before "… and N more sites" (and a baseline
 /// file keeps).
@@ -85,45 +83,6 @@ fn shell_word(text: &str) -> String {
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
     }
-}
-
-#[cfg(feature = "report")]
-/// `target/allocsite/` of the running test binary: `CARGO_TARGET_DIR` if set, else the
-/// `target` directory the executable lives in, else `./target`.
-fn profile_directory() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir).join("allocsite");
-    }
-    let from_executable = std::env::current_exe().ok().and_then(|exe| {
-        exe.ancestors()
-            .find(|dir| dir.file_name().is_some_and(|name| name == "target"))
-            .map(Path::to_path_buf)
-    });
-    from_executable
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("allocsite")
-}
-
-#[cfg(feature = "report")]
-fn write_failure_profile(caller: &Location<'_>, profile: &DhatFile) -> std::io::Result<PathBuf> {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let directory = profile_directory();
-    std::fs::create_dir_all(&directory)?;
-    let file_stem: String = caller
-        .file()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let path = directory.join(format!(
-        "budget-{file_stem}-{}-{}-{}.json",
-        caller.line(),
-        std::process::id(),
-        COUNT.fetch_add(1, Relaxed)
-    ));
-    let text = serde_json::to_string(profile)?;
-    std::fs::write(&path, text)?;
-    Ok(path)
 }
 
 #[cfg(all(test, feature = "report"))]

@@ -148,7 +148,11 @@ impl Budget {
 
     /// Runs `work`, checks its usage and panics with the details if the budget is broken
     /// (or cannot be checked). On failure the scope's profile is written under
-    /// `target/allocsite/` and named in the message.
+    /// `<target>/allocsite/<test binary>/<test name>.json` and named in the message, where
+    /// `<target>` is the target directory the running binary was built in (so
+    /// `--target-dir` and `CARGO_TARGET_DIR` are followed) and the test is named by its
+    /// thread (outside a test thread: the budget's file and line). Each test keeps only its
+    /// latest profile.
     ///
     /// # Panics
     ///
