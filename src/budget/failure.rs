@@ -43,14 +43,7 @@ fn describe_sites_and_write_profile(message: &mut String, caller: &Location<'_>,
             "  call sites in the scope, most allocations first:"
         );
         for site in sites.iter().take(SITES_SHOWN) {
-            let _ = writeln!(
-                message,
-                "    {}  {}  ({} allocations, {} bytes)",
-                site.location(),
-                site.describe(),
-                site.allocations,
-                site.bytes
-            );
+            let _ = writeln!(message, "    {site}");
         }
         let more = sites.len().saturating_sub(SITES_SHOWN);
         if more > 0 {
