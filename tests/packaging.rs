@@ -149,3 +149,123 @@ fn examples_compile_nothing_the_library_does_not() {
          {extra:?} (a tool to compare with goes in a crate of its own, like tests/dhat-oracle)"
     );
 }
+
+/// The files `cargo package` would publish.
+fn packaged_files() -> BTreeSet<String> {
+    run(
+        env!("CARGO"),
+        &[
+            "package",
+            "--list",
+            "--allow-dirty",
+            "--offline",
+            "-p",
+            "allocsite",
+        ],
+    )
+    .unwrap()
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// Every file the sources include (`include_str!`, `include_bytes!`), relative to the root.
+fn included_files() -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root().join("src")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for macro_name in ["include_str!(\"", "include_bytes!(\""] {
+                for (start, _) in text.match_indices(macro_name) {
+                    let rest = &text[start + macro_name.len()..];
+                    let relative = &rest[..rest.find('"').unwrap()];
+                    let file = path
+                        .parent()
+                        .unwrap()
+                        .join(relative)
+                        .canonicalize()
+                        .unwrap();
+                    let file = file.strip_prefix(root().canonicalize().unwrap()).unwrap();
+                    found.push(file.to_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_package_holds_what_builds_and_documents_the_crate_and_no_fixtures_or_screenshots() {
+    let files = packaged_files();
+    for needed in ["Cargo.toml", "README.md", "CHANGELOG.md", "src/lib.rs"] {
+        assert!(files.contains(needed), "{needed} is packaged");
+    }
+    let included = included_files();
+    assert!(
+        included.contains(&"viewer/viewer.js".to_owned()),
+        "{included:?}"
+    );
+    for file in &included {
+        assert!(
+            files.contains(file),
+            "{file} is included by the sources: package it"
+        );
+    }
+    let unwanted: Vec<&String> = files
+        .iter()
+        .filter(|file| {
+            [
+                ".ci/",
+                "viewer/tests/",
+                "viewer/screenshots/",
+                "tests/dhat-oracle/",
+                "benches/workloads/",
+            ]
+            .iter()
+            .any(|folder| file.starts_with(folder))
+                || file.ends_with(".png")
+                || file.ends_with(".new")
+                || file.ends_with(".sh")
+                || file.contains("package-lock")
+        })
+        .collect();
+    assert!(
+        unwanted.is_empty(),
+        "not needed by a user of the crate: {unwanted:?}"
+    );
+}
+
+#[test]
+fn docs_rs_documents_every_feature_and_a_rust_version_is_declared() {
+    let metadata = run(
+        env!("CARGO"),
+        &[
+            "metadata",
+            "--offline",
+            "--no-deps",
+            "--format-version",
+            "1",
+        ],
+    )
+    .unwrap();
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    let package = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|package| package["name"] == "allocsite")
+        .unwrap();
+    assert_eq!(
+        package["metadata"]["docs"]["rs"]["all-features"],
+        serde_json::Value::Bool(true),
+        "docs.rs builds without features unless told: most of the API would be missing"
+    );
+    // .ci/test checks that CI's toolchain is this version (or checks the crate with it).
+    assert!(package["rust_version"].is_string(), "rust-version is set");
+}

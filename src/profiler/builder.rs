@@ -18,7 +18,7 @@ pub const DEFAULT_SAMPLE_BYTES: u64 = 64 * 1024;
 /// The file name written when no output is configured.
 pub const DEFAULT_OUTPUT: &str = DEFAULT_DHAT_OUTPUT;
 
-/// Configures and starts a [`Profiler`]. Environment variables override what the code sets,
+/// Configures and starts a [`Profiler`](crate::Profiler). Environment variables override what the code sets,
 /// so a rate or path can change without recompiling:
 ///
 /// | variable | meaning |

@@ -16,7 +16,7 @@ pub struct Frame {
     /// The captured return address (not adjusted); 0 for a marker frame.
     pub address: usize,
     /// Demangled function name without the hash, or `"???"` if unknown. For a marker frame
-    /// (`[root]`, [`MORE_FRAMES_NOT_CAPTURED`]) the whole marker.
+    /// (`[root]`, `[… more frames not captured]`) the whole marker.
     pub function: String,
     /// Source file, trimmed (see [`Frame::dhat_string`]).
     pub file: Option<String>,
