@@ -93,11 +93,11 @@ impl Budget {
     pub fn check(&self, usage: &Usage) -> Result<(), BudgetExceeded> {
         let mut broken = Vec::new();
         let mut limit = |name: &str, actual: u64, limit: Option<u64>, exact: bool| {
-            if let Some(limit) = limit {
-                if (exact && actual != limit) || (!exact && actual > limit) {
-                    let relation = if exact { "exactly" } else { "at most" };
-                    broken.push(format!("{name}: {actual}, budget {relation} {limit}"));
-                }
+            if let Some(limit) = limit
+                && ((exact && actual != limit) || (!exact && actual > limit))
+            {
+                let relation = if exact { "exactly" } else { "at most" };
+                broken.push(format!("{name}: {actual}, budget {relation} {limit}"));
             }
         };
         limit(

@@ -108,11 +108,11 @@ impl CallSite {
     /// `[in serde_json 1.0.154] alloc::vec::Vec<T>::push ← serde_json::de::…`.
     pub fn describe(&self) -> String {
         let mut text = String::new();
-        if self.class != FrameClass::User {
-            if let Some(label) = self.class.stand_in_label() {
-                text.push_str(&label);
-                text.push(' ');
-            }
+        if self.class != FrameClass::User
+            && let Some(label) = self.class.stand_in_label()
+        {
+            text.push_str(&label);
+            text.push(' ');
         }
         if let Some(callee) = &self.callee {
             text.push_str(callee);

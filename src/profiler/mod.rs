@@ -97,10 +97,10 @@ impl Profiler {
 
 impl Drop for Profiler {
     fn drop(&mut self) {
-        if std::mem::replace(&mut self.running, false) {
-            if let Err(error) = backend::finish_profiling() {
-                eprintln!("allocsite: {error}");
-            }
+        if std::mem::replace(&mut self.running, false)
+            && let Err(error) = backend::finish_profiling()
+        {
+            eprintln!("allocsite: {error}");
         }
     }
 }

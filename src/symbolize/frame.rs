@@ -96,13 +96,12 @@ impl Frame {
             return frame;
         }
         let mut rest = text;
-        if let Some((address, after)) = text.split_once(": ") {
-            if let Some(hex) = address.strip_prefix("0x").or(address.strip_prefix("0X")) {
-                if let Ok(value) = usize::from_str_radix(hex, 16) {
-                    frame.address = value;
-                    rest = after;
-                }
-            }
+        if let Some((address, after)) = text.split_once(": ")
+            && let Some(hex) = address.strip_prefix("0x").or(address.strip_prefix("0X"))
+            && let Ok(value) = usize::from_str_radix(hex, 16)
+        {
+            frame.address = value;
+            rest = after;
         }
         let (function, location) = split_location(rest);
         frame.function = if function.is_empty() {
