@@ -61,7 +61,7 @@ Commands:
   convert FILE --to FORMAT   pprof (for go tool pprof) or folded stacks (for flame graphs)
   view FILE                  write the report to a temporary file and open it in the browser
 
-Every command reads any DHAT file: allocsite's (target/allocsite/*.json, allocsite-profile.json),
+Every command reads any DHAT file: allocsite's (target/allocsite/*/*.json, allocsite-profile.json),
 the dhat crate's (dhat-heap.json), Valgrind's (valgrind --tool=dhat: heap, copy and ad-hoc modes).
 
 Options:
@@ -85,7 +85,7 @@ Options:
   -h, --help     this text
 
 Example:
-  allocsite summary target/allocsite/budget-tests-parse-rs-12-4242-0.json
+  allocsite summary target/allocsite/budgets/parse_stays_within_its_budget.json
 ";
 
 const DIFF_HELP: &str = "\
@@ -163,7 +163,7 @@ Options:
   -h, --help         this text
 
 Example:
-  allocsite view target/allocsite/budget-tests-parse-rs-12-4242-0.json
+  allocsite view target/allocsite/budgets/parse_stays_within_its_budget.json
 ";
 
 const COMMANDS: &[(&str, &str)] = &[

@@ -85,8 +85,8 @@ mod tests {
     #[test]
     fn paths_are_quoted_only_when_a_shell_needs_it() {
         assert_eq!(
-            shell_word("/work/target/allocsite/budget-tests-a-rs-3-42-0.json"),
-            "/work/target/allocsite/budget-tests-a-rs-3-42-0.json"
+            shell_word("/work/target/allocsite/budgets/parse_stays_within_its_budget.json"),
+            "/work/target/allocsite/budgets/parse_stays_within_its_budget.json"
         );
         assert_eq!(shell_word("/my dir/p.json"), "'/my dir/p.json'");
         assert_eq!(shell_word("/it's/p.json"), r"'/it'\''s/p.json'");
