@@ -376,10 +376,11 @@ fn crates_named(function: &str) -> Vec<&str> {
             }
             // A path that starts with `::` continues one (`<A as B>::f`, `::{{closure}}`).
             let token = &function[start..index];
-            if let Some((head, _)) = token.split_once("::") {
-                if !head.is_empty() && !crates.contains(&head) {
-                    crates.push(head);
-                }
+            if let Some((head, _)) = token.split_once("::")
+                && !head.is_empty()
+                && !crates.contains(&head)
+            {
+                crates.push(head);
             }
         } else if bytes[index] == b'<'
             && index > 0
