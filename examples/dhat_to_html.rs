@@ -2,7 +2,7 @@
 //! into a self-contained HTML report that opens from disk with no other file.
 //!
 //! ```text
-//! cargo run --example dhat_to_html -- input.json output.html [baseline.json]
+//! cargo run --example dhat_to_html --features report -- input.json output.html [baseline.json]
 //! ```
 //!
 //! With a third argument the report compares `input.json` against `baseline.json` and

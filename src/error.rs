@@ -61,7 +61,7 @@ impl fmt::Display for Error {
                 f,
                 "allocsite tracking is off: this build does not have the `track` cargo feature. \
                  Enable it, e.g. `cargo test --features allocsite/track`, or \
-                 `allocsite = {{ version = \"0.1\", features = [\"track\"] }}` in Cargo.toml"
+                 `features = [\"track\"]` on the allocsite dependency in Cargo.toml"
             ),
             Error::NotInstalled => write!(
                 f,

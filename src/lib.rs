@@ -3,7 +3,9 @@
 //! Install [`Alloc`] as the `#[global_allocator]` and build with the `track` cargo feature:
 //! every allocation is counted exactly, per thread and process-wide ([`stats`],
 //! [`thread_stats`]). Without the feature the allocator is a zero-cost pass-through and
-//! every function that would report figures returns [`Error::TrackingDisabled`].
+//! every function that would report figures returns [`Error::TrackingDisabled`]; budgets
+//! fail saying so, and a [`Profiler`] is inert (it returns `Ok` and writes nothing, so a
+//! program that profiles itself builds the same without the feature).
 //!
 //! ```
 //! #[global_allocator]
@@ -79,6 +81,16 @@
 //! every one of its locks before the fork and release them in both processes. A child does
 //! not write its parent's profile (at exit or otherwise) and may start a profiler of its own.
 //!
+//! # Cargo features
+//!
+//! - `track`: compiles the tracking in: counters, call sites, budgets, profiles and their
+//!   reports (turns on `report` and `pprof`). Off (the default), [`Alloc`] forwards to the
+//!   inner allocator and allocsite compiles no dependency at all.
+//! - `report`: [`report`] without tracking: read, validate, summarise and convert any DHAT
+//!   file (the only feature that compiles `serde` and `serde_json`).
+//! - `pprof`: the pprof writer, `report::pprof` (`flate2`).
+//! - `criterion`: criterion measurements of allocations and bytes, `allocsite::criterion`.
+//!
 //! ARCHITECTURE.md in the repository maps the modules.
 
 #![warn(missing_docs)]
@@ -89,6 +101,7 @@ mod budget;
 mod error;
 mod profiler;
 pub mod report;
+mod settings;
 mod stats;
 
 // criterion measurements (feature `criterion`).

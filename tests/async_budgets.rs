@@ -198,18 +198,18 @@ fn two_futures_interleaved_on_one_thread_do_not_mix() {
     let (mut first_done, mut second_done) = (None, None);
     let mut between = Vec::new();
     while first_done.is_none() || second_done.is_none() {
-        if first_done.is_none() {
-            if let Poll::Ready(output) = poll_once(first.as_mut()) {
-                first_done = Some(output.unwrap());
-            }
+        if first_done.is_none()
+            && let Poll::Ready(output) = poll_once(first.as_mut())
+        {
+            first_done = Some(output.unwrap());
         }
         // This thread, between the two futures' polls, in neither scope.
         between.push(vec![9u8; black_box(33)]);
         drop(handoff.lock().unwrap().take());
-        if second_done.is_none() {
-            if let Poll::Ready(output) = poll_once(second.as_mut()) {
-                second_done = Some(output.unwrap());
-            }
+        if second_done.is_none()
+            && let Poll::Ready(output) = poll_once(second.as_mut())
+        {
+            second_done = Some(output.unwrap());
         }
     }
     let (_, first_usage) = first_done.unwrap();

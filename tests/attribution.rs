@@ -163,3 +163,22 @@ fn a_stack_cut_at_the_frame_limit_ends_with_a_marker_frame() {
         .unwrap_or_else(|| panic!("no cut marker: {:#?}", sites[0].stack));
     assert!((40..512).contains(&left_out), "{marker}");
 }
+
+#[test]
+fn debug_output_shows_figures_and_resolved_sites_not_addresses() {
+    let (words, usage) = allocsite::measure(|| parse_words(black_box(WORDS))).unwrap();
+    drop(words);
+    let shown = format!("{usage:?}");
+    assert!(
+        shown.starts_with("Usage { allocations: 9, reallocations: 1, "),
+        "{shown}"
+    );
+    let site = format!(
+        "call_sites: [tests/attribution.rs:{}  serde_json::de::from_str ← attribution::parse_words  (10 allocations, ",
+        line_of("// the user's line")
+    );
+    assert!(shown.contains(&site), "{site} in {shown}");
+    assert!(!shown.contains("addresses"), "{shown}");
+    // `{:#?}` puts each site on a line of its own.
+    assert!(format!("{usage:#?}").contains("\n    call_sites: [\n        tests/attribution.rs:"));
+}

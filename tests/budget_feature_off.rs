@@ -20,7 +20,7 @@ fn budgets_never_pass_silently() {
             "allocation budget at tests/budget_feature_off.rs:{line}:47 cannot be checked: \
              allocsite tracking is off: this build does not have the `track` cargo feature. \
              Enable it, e.g. `cargo test --features allocsite/track`, or \
-             `allocsite = {{ version = \"0.1\", features = [\"track\"] }}` in Cargo.toml"
+             `features = [\"track\"]` on the allocsite dependency in Cargo.toml"
         )
     );
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Allocation budgets: 40 exact budget tests of different workloads in one binary, passing
 //! together under `cargo test`'s parallel threads (and `cargo nextest`), plus the failure
-//! messages, leak detection, nested and cross-thread scopes, and baselines.
+//! messages, leak detection, nested and cross-thread scopes, and a committed baseline
+//! (tests/baselines.rs has the rest of the baselines).
 #![cfg(feature = "track")]
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -275,44 +276,6 @@ fn broken_budget_names_this_file_and_the_allocating_line() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     profile.validate().unwrap();
     assert_eq!(profile.total_blocks(), 4.0);
-}
-
-#[test]
-fn baseline_names_each_figure_that_grew_and_fails_when_missing() {
-    let dir = std::env::temp_dir().join(format!("allocsite-baselines-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("grew.txt");
-    std::fs::write(&path, "allocations = 1\nreallocations = 0\nbytes_allocated = 5\npeak_live_bytes = 5\nleaked_blocks = 0\nleaked_bytes = 0\n").unwrap();
-    let ((), usage) = allocsite::measure(|| {
-        drop(black_box(vec![
-            String::from("hello"),
-            String::from("world"),
-        ]))
-    })
-    .unwrap();
-    let grew = allocsite::Baseline::new(&path).check(&usage).unwrap_err();
-    assert_eq!(
-        grew,
-        vec![
-            "allocations grew: 3, baseline 1".to_string(),
-            "bytes_allocated grew: 58, baseline 5".to_string(),
-            "peak_live_bytes grew: 58, baseline 5".to_string(),
-        ]
-    );
-    assert!(
-        allocsite::Baseline::new(&path)
-            .tolerance_percent(2000.0)
-            .check(&usage)
-            .is_ok()
-    );
-    let missing = allocsite::Baseline::new(dir.join("missing.txt"))
-        .check(&usage)
-        .unwrap_err();
-    assert!(
-        missing[0].starts_with("baseline ") && missing[0].contains("ALLOCSITE_UPDATE_BASELINES=1"),
-        "{missing:?}"
-    );
-    assert!(dir.join("missing.new").exists());
 }
 
 #[test]

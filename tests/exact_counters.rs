@@ -113,6 +113,6 @@ fn without_the_feature_tracking_reports_itself_off() {
         allocsite::Error::TrackingDisabled.to_string(),
         "allocsite tracking is off: this build does not have the `track` cargo feature. \
          Enable it, e.g. `cargo test --features allocsite/track`, or \
-         `allocsite = { version = \"0.1\", features = [\"track\"] }` in Cargo.toml"
+         `features = [\"track\"]` on the allocsite dependency in Cargo.toml"
     );
 }

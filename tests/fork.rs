@@ -88,7 +88,7 @@ fn main() {
 /// touch a lock); the others allocate and start and finish a profiler of their own, and
 /// one in fifty also writes its profile (symbolizing takes long: most children don't).
 fn child(n: usize, dir: &std::path::Path) -> ! {
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         // SAFETY: ends the child; `exit` runs the atexit hooks, allocsite's among them.
         unsafe { libc::exit(0) };
     }

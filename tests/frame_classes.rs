@@ -103,6 +103,7 @@ fn the_vectors_cover_every_class() {
 /// `dhat-crate-hashmap.rs`): the `dhat` crate writes std's hashbrown as `src/raw/alloc.rs`,
 /// which alone reads as the user's file. The terminal summary names the user's line.
 #[test]
+#[cfg(feature = "report")] // reading a DHAT file is the `report` feature (`track` turns it on)
 fn a_dhat_crate_profile_of_std_s_hashmap_names_the_user_s_line() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -363,10 +363,10 @@ fn dependency_graph(files: &[SourceFile]) -> BTreeMap<String, BTreeSet<String>> 
         for (path, inline) in named_paths(&file.code) {
             let mut within = module.clone();
             within.extend(inline);
-            if let Some(target) = resolve(&path, &within, is_mod, &index) {
-                if target != file.path {
-                    targets.insert(target);
-                }
+            if let Some(target) = resolve(&path, &within, is_mod, &index)
+                && target != file.path
+            {
+                targets.insert(target);
             }
         }
         graph.insert(file.path.clone(), targets);

@@ -43,7 +43,7 @@ fn a_budget_without_the_global_allocator_fails_with_the_exact_message() {
             "allocation budget at tests/not_installed.rs:{line}:45 cannot be checked: \
              allocsite tracking is off: this build does not have the `track` cargo feature. \
              Enable it, e.g. `cargo test --features allocsite/track`, or \
-             `allocsite = {{ version = \"0.1\", features = [\"track\"] }}` in Cargo.toml"
+             `features = [\"track\"]` on the allocsite dependency in Cargo.toml"
         )
     };
     assert_eq!(message, expected);
@@ -55,11 +55,8 @@ fn starting_a_profiler_without_the_global_allocator_names_the_missing_line() {
     if allocsite::tracking_enabled() {
         assert_eq!(result.unwrap_err(), allocsite::Error::NotInstalled);
     } else {
-        // Feature off: the profiler builds and does nothing (it said so once on stderr).
+        // Feature off: the profiler is inert; finishing it writes nothing and is no error.
         let profiler = result.unwrap();
-        assert_eq!(
-            profiler.finish().unwrap_err(),
-            allocsite::Error::TrackingDisabled
-        );
+        assert_eq!(profiler.finish(), Ok(allocsite::ProfileReport::default()));
     }
 }

@@ -316,6 +316,69 @@ fn bad_environment_values_are_named() {
     unsafe { std::env::remove_var("ALLOCSITE_SAMPLE_BYTES") };
     assert_eq!(
         error.to_string(),
-        "environment variable ALLOCSITE_SAMPLE_BYTES=\"lots\" is invalid: expected a whole number"
+        "environment variable ALLOCSITE_SAMPLE_BYTES=\"lots\" is invalid: expected a number of \
+         bytes, optionally with a unit: 64k, 64KiB, 1m, 1MiB (k = 1024)"
     );
+}
+
+#[test]
+fn sample_bytes_take_a_unit() {
+    let _one = ONE_PROFILER
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let path = scratch("units.json");
+    // SAFETY: the variable is only read by profiler starts, which this lock serialises.
+    unsafe { std::env::set_var("ALLOCSITE_SAMPLE_BYTES", "16k") };
+    let profiler = allocsite::Profiler::builder()
+        .output(&path)
+        .summary(false)
+        .start();
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("ALLOCSITE_SAMPLE_BYTES") };
+    drop(black_box(vec![0u8; 100_000]));
+    profiler.unwrap().finish().unwrap();
+    let file = read(&path);
+    assert_eq!(file.allocsite.unwrap().sample_bytes, 16 * 1024);
+}
+
+/// Set in the child of `a_write_failure_is_said_once`: `finish` or `drop`.
+const WRITE_FAILURE_CHILD: &str = "ALLOCSITE_WRITE_FAILURE_CHILD";
+
+#[test]
+fn a_write_failure_is_said_once() {
+    let json = "/nonexistent-directory/profile.json";
+    let html = "/nonexistent-directory/profile.html";
+    if let Ok(how) = std::env::var(WRITE_FAILURE_CHILD) {
+        let profiler = allocsite::Profiler::builder()
+            .output(json)
+            .html(html)
+            .summary(false)
+            .start()
+            .unwrap();
+        if how == "finish" {
+            // What `main` does with the error (`?` prints it too).
+            eprintln!("main: {}", profiler.finish().unwrap_err());
+        } else {
+            drop(profiler);
+        }
+        return;
+    }
+    for how in ["finish", "drop"] {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "a_write_failure_is_said_once", "--nocapture"])
+            .env(WRITE_FAILURE_CHILD, how)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.matches("could not write").count(),
+            1,
+            "{how}: said once:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(json) && stderr.contains(html),
+            "{how}: both failures named:\n{stderr}"
+        );
+    }
 }

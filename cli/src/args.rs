@@ -119,7 +119,7 @@ Commands:
   convert FILE --to FORMAT   {convert}
   view FILE                  write the report to a temporary file and open it in the browser
 
-Every command reads any DHAT file: allocsite's (target/allocsite/*.json, allocsite-profile.json),
+Every command reads any DHAT file: allocsite's (target/allocsite/*/*.json, allocsite-profile.json),
 the dhat crate's (dhat-heap.json), Valgrind's (valgrind --tool=dhat: heap, copy and ad-hoc modes).
 
 Options:
@@ -143,7 +143,7 @@ Options:
   -h, --help     this text
 
 Example:
-  allocsite summary target/allocsite/budget-tests-parse-rs-12-4242-0.json
+  allocsite summary target/allocsite/budgets/parse_stays_within_its_budget.json
 ";
 
 const DIFF_HELP: &str = "\
@@ -219,7 +219,7 @@ Options:
   -h, --help         this text
 
 Example:
-  allocsite view target/allocsite/budget-tests-parse-rs-12-4242-0.json
+  allocsite view target/allocsite/budgets/parse_stays_within_its_budget.json
 ";
 
 /// A command's help text (`convert`'s is put together from the registry of formats).

@@ -3,7 +3,9 @@
 //! report figures says plainly that tracking is off. This file is the whole feature-off
 //! path; `track.rs` is its counterpart.
 
-use crate::budget::usage::{ResolvedStack, ScopeKind, SiteStack, Usage};
+#[cfg(feature = "report")]
+use crate::budget::usage::{ResolvedStack, SiteStack};
+use crate::budget::usage::{ScopeKind, Usage};
 use crate::error::Error;
 use crate::profiler::builder::ProfilerBuilder;
 use crate::profiler::finish::ProfileReport;
@@ -110,6 +112,7 @@ pub(crate) fn enter_scope(_id: u64) -> ScopeEntered {
     ScopeEntered
 }
 
+#[cfg(feature = "report")]
 pub(crate) fn resolve_stacks(_stacks: &[SiteStack]) -> Vec<ResolvedStack> {
     Vec::new()
 }

@@ -1,18 +1,33 @@
-//! [`Baseline`]: a committed file of expected figures for a scope.
+//! [`Baseline`]: a committed file of expected figures for a scope (its format:
+//! `baseline_file.rs`).
 
 use std::future::Future;
+use std::io::Write;
 use std::panic::Location;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::baseline_file::{self, FIGURES, figures};
 use super::failure::failure_message;
 use super::future::measure_future_or_panic;
 use super::limits::measure_or_panic;
-use super::usage::Usage;
+use super::usage::{CallSite, Usage};
+use crate::report::write::write_atomically;
+use crate::settings;
+
+/// The variable that rewrites baselines from the current run.
+const UPDATE: &str = "ALLOCSITE_UPDATE_BASELINES";
 
 /// A committed file of expected figures for a scope, for budgets nobody can guess up
-/// front. Set `ALLOCSITE_UPDATE_BASELINES=1` to (re)write the files from the current run,
-/// like `INSTA_UPDATE` for snapshots; a missing file fails (and a `.new` file with the
-/// current figures is written beside it for review).
+/// front. Set `ALLOCSITE_UPDATE_BASELINES=1` (or `true`, `yes`; `0`, `false`, `no` are off)
+/// to (re)write the files from the current run, like `INSTA_UPDATE` for snapshots.
+///
+/// - A figure above the file's (beyond the tolerance) fails, naming each figure and the call
+///   sites that changed since the file was written (it keeps the top call sites).
+/// - A figure below the file's passes, and says on stderr (even when the test's output is
+///   captured) that the baseline improved and how to lock the gain in; otherwise a later
+///   regression back up to the old figures would pass unnoticed.
+/// - A missing file fails; its folder is created and the current figures written beside it
+///   as `<name>.new` for review (`*.new` belongs in `.gitignore`).
 ///
 /// ```
 /// #[global_allocator]
@@ -38,15 +53,22 @@ pub struct Baseline {
     tolerance_percent: f64,
 }
 
-/// The figures a baseline file holds, in file order.
-const BASELINE_FIGURES: [&str; 6] = [
-    "allocations",
-    "reallocations",
-    "bytes_allocated",
-    "peak_live_bytes",
-    "leaked_blocks",
-    "leaked_bytes",
-];
+/// What comparing a scope with its baseline found.
+#[derive(Debug)]
+enum Outcome {
+    /// Every figure as in the file, within the tolerance.
+    Held,
+    /// Within the tolerance, and these figures went down (one line each).
+    Improved(Vec<String>),
+    /// `ALLOCSITE_UPDATE_BASELINES` is on and the file was written.
+    Updated,
+    /// The test fails: the baseline `headline` (`exceeded`, `missing`, …) and one line per
+    /// reason.
+    Failed {
+        headline: &'static str,
+        lines: Vec<String>,
+    },
+}
 
 impl Baseline {
     /// A baseline stored at `path` (relative paths are relative to the working directory,
@@ -65,116 +87,34 @@ impl Baseline {
         self
     }
 
-    fn figures(usage: &Usage) -> [u64; 6] {
-        [
-            usage.allocations,
-            usage.reallocations,
-            usage.bytes_allocated,
-            usage.peak_live_bytes,
-            usage.leaked_blocks,
-            usage.leaked_bytes,
-        ]
-    }
-
-    fn render(usage: &Usage) -> String {
-        BASELINE_FIGURES
-            .iter()
-            .zip(Self::figures(usage))
-            .map(|(name, value)| format!("{name} = {value}\n"))
-            .collect()
-    }
-
-    /// Compares `usage` with the file.
+    /// Compares `usage` with the file (or, with `ALLOCSITE_UPDATE_BASELINES` on, writes it).
+    /// Figures that went down pass.
     ///
     /// # Errors
     ///
-    /// One line per figure that grew, or one line saying why the file could not be read,
-    /// parsed or (with `ALLOCSITE_UPDATE_BASELINES`) written.
+    /// One line per figure that grew (then the call sites that changed, and where the
+    /// current figures were written), or the lines saying why the file is missing, cannot be
+    /// read or parsed, cannot be written, or why `ALLOCSITE_UPDATE_BASELINES` is invalid.
     pub fn check(&self, usage: &Usage) -> Result<(), Vec<String>> {
-        if std::env::var_os("ALLOCSITE_UPDATE_BASELINES").is_some_and(|v| v != "0") {
-            if let Some(parent) = self.path.parent() {
-                let _ = std::fs::create_dir_all(parent);
-            }
-            return std::fs::write(&self.path, Self::render(usage)).map_err(|error| {
-                vec![format!(
-                    "could not write baseline {}: {error}",
-                    self.path.display()
-                )]
-            });
-        }
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(error) => {
-                let new = self.path.with_extension("new");
-                let _ = std::fs::write(&new, Self::render(usage));
-                return Err(vec![format!(
-                    "baseline {} cannot be read ({error}); the current figures are in {}: \
-                     review and rename it, or run with ALLOCSITE_UPDATE_BASELINES=1",
-                    self.path.display(),
-                    new.display()
-                )]);
-            }
-        };
-        let mut expected = std::collections::HashMap::new();
-        for (number, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let parsed = line.split_once('=').and_then(|(name, value)| {
-                Some((name.trim().to_string(), value.trim().parse::<u64>().ok()?))
-            });
-            match parsed {
-                Some((name, value)) if BASELINE_FIGURES.contains(&name.as_str()) => {
-                    expected.insert(name, value);
-                }
-                _ => {
-                    return Err(vec![format!(
-                        "baseline {} line {}: expected `<figure> = <number>` with a figure among {}, found {line:?}",
-                        self.path.display(),
-                        number + 1,
-                        BASELINE_FIGURES.join(", ")
-                    )]);
-                }
-            }
-        }
-        let mut grew = Vec::new();
-        for (name, actual) in BASELINE_FIGURES.iter().zip(Self::figures(usage)) {
-            let Some(&base) = expected.get(*name) else {
-                grew.push(format!(
-                    "{name}: missing from baseline {}",
-                    self.path.display()
-                ));
-                continue;
-            };
-            let allowed = base as f64 * (1.0 + self.tolerance_percent / 100.0);
-            if actual as f64 > allowed {
-                grew.push(format!("{name} grew: {actual}, baseline {base}"));
-            }
-        }
-        if grew.is_empty() {
-            Ok(())
-        } else {
-            let _ = std::fs::write(self.path.with_extension("new"), Self::render(usage));
-            Err(grew)
+        match self.compare(usage) {
+            Outcome::Failed { lines, .. } => Err(lines),
+            Outcome::Held | Outcome::Improved(_) | Outcome::Updated => Ok(()),
         }
     }
 
-    /// Runs `work`, compares its usage with the baseline, and panics naming each figure
-    /// that grew (with the call sites and the scope's profile).
+    /// Runs `work` and compares its usage with the baseline: panics naming each figure that
+    /// grew (with the call sites and the scope's profile), and says on stderr when figures
+    /// went down.
     ///
     /// # Panics
     ///
-    /// When a figure grew, the file cannot be used, or nothing can be measured (tracking
-    /// off, allocator not installed).
+    /// When a figure grew, the file is missing or cannot be used, or nothing can be measured
+    /// (tracking off, allocator not installed).
     #[track_caller]
     pub fn run<R>(&self, work: impl FnOnce() -> R) -> R {
         let caller = Location::caller();
         let (value, usage) = measure_or_panic(caller, work);
-        if let Err(grew) = self.check(&usage) {
-            let title = format!("allocation baseline {} exceeded", self.path.display());
-            panic!("{}", failure_message(&title, caller, &grew, &usage));
-        }
+        self.conclude(caller, &usage);
         value
     }
 
@@ -191,11 +131,157 @@ impl Baseline {
         let baseline = self.clone();
         async move {
             let (value, usage) = measure_future_or_panic(caller, future).await;
-            if let Err(grew) = baseline.check(&usage) {
-                let title = format!("allocation baseline {} exceeded", baseline.path.display());
-                panic!("{}", failure_message(&title, caller, &grew, &usage));
-            }
+            baseline.conclude(caller, &usage);
             value
         }
     }
+
+    /// Compares `usage`, measured at `caller`, with the baseline: panics when the test fails,
+    /// says so when figures went down.
+    fn conclude(&self, caller: &Location<'_>, usage: &Usage) {
+        match self.compare(usage) {
+            Outcome::Failed { headline, lines } => {
+                let title = format!("allocation baseline {} {headline}", self.path.display());
+                panic!("{}", failure_message(&title, caller, &lines, usage));
+            }
+            Outcome::Improved(lines) => {
+                // Straight to the process's stderr: a passing test's `eprintln!` is captured
+                // by the test harness and never shown.
+                let _ = std::io::stderr().write_all(
+                    format!(
+                        "allocsite: allocation baseline {} improved at {caller}: {}; lock the \
+                         gain in with {UPDATE}=1\n",
+                        self.path.display(),
+                        lines.join(", ")
+                    )
+                    .as_bytes(),
+                );
+            }
+            Outcome::Held | Outcome::Updated => {}
+        }
+    }
+
+    fn compare(&self, usage: &Usage) -> Outcome {
+        let path = self.path.display();
+        let failed = |headline, line: String| Outcome::Failed {
+            headline,
+            lines: vec![line],
+        };
+        match update_requested() {
+            Err(reason) => return failed("cannot be checked", reason),
+            Ok(true) => {
+                return match write_file(&self.path, usage, &usage.call_sites()) {
+                    Ok(()) => {
+                        // A proposal left by an earlier failure is out of date now.
+                        let _ = std::fs::remove_file(self.proposal_path());
+                        Outcome::Updated
+                    }
+                    Err(error) => failed(
+                        "cannot be written",
+                        format!("could not write baseline {path}: {error}"),
+                    ),
+                };
+            }
+            Ok(false) => {}
+        }
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Outcome::Failed {
+                    headline: "missing",
+                    lines: vec![
+                        format!("baseline {path} does not exist"),
+                        self.propose(usage, &usage.call_sites()),
+                    ],
+                };
+            }
+            Err(error) => {
+                return failed(
+                    "cannot be used",
+                    format!("baseline {path} cannot be read: {error}"),
+                );
+            }
+        };
+        let file = match baseline_file::parse(&text) {
+            Ok(file) => file,
+            Err(reason) => return failed("cannot be used", format!("baseline {path} {reason}")),
+        };
+        let mut grew = Vec::new();
+        let mut improved = Vec::new();
+        for (name, actual) in FIGURES.iter().zip(figures(usage)) {
+            let Some(&base) = file.figures.get(*name) else {
+                grew.push(format!("{name}: missing from baseline {path}"));
+                continue;
+            };
+            let allowed = base as f64 * (1.0 + self.tolerance_percent / 100.0);
+            if actual as f64 > allowed {
+                grew.push(format!("{name} grew: {actual}, baseline {base}"));
+            } else if actual < base {
+                improved.push(format!("{name} {actual}, baseline {base}"));
+            }
+        }
+        if grew.is_empty() {
+            return match improved.is_empty() {
+                true => Outcome::Held,
+                false => Outcome::Improved(improved),
+            };
+        }
+        let sites = usage.call_sites();
+        let changes = baseline_file::site_changes(&file.sites, &sites);
+        if !file.sites.is_empty() && !changes.is_empty() {
+            grew.push("call sites that changed since the baseline:".to_owned());
+            grew.extend(changes.into_iter().map(|line| format!("  {line}")));
+        }
+        grew.push(self.propose(usage, &sites));
+        Outcome::Failed {
+            headline: "exceeded",
+            lines: grew,
+        }
+    }
+
+    /// `<name>.new` beside the baseline: the current figures, for review.
+    fn proposal_path(&self) -> PathBuf {
+        self.path.with_extension("new")
+    }
+
+    /// Writes the current figures beside the baseline and says where, or why not.
+    fn propose(&self, usage: &Usage, sites: &[CallSite]) -> String {
+        let (path, new) = (self.path.display(), self.proposal_path());
+        match write_file(&new, usage, sites) {
+            Ok(()) => format!(
+                "the current figures are in {}: review it and rename it to {path}, or run with \
+                 {UPDATE}=1 to write {path}",
+                new.display()
+            ),
+            Err(error) => format!(
+                "(could not write the current figures to {}: {error}) run with {UPDATE}=1 to \
+                 write {path}",
+                new.display()
+            ),
+        }
+    }
+}
+
+/// Whether `ALLOCSITE_UPDATE_BASELINES` asks to rewrite the files, or why its value is invalid.
+fn update_requested() -> Result<bool, String> {
+    match std::env::var(UPDATE) {
+        Ok(value) => settings::switch(UPDATE, &value).map_err(|error| error.to_string()),
+        Err(std::env::VarError::NotPresent) => Ok(false),
+        Err(std::env::VarError::NotUnicode(value)) => Err(format!(
+            "environment variable {UPDATE}={value:?} is invalid: expected {}",
+            settings::SWITCH_VALUES
+        )),
+    }
+}
+
+/// Writes a baseline file for `usage` at `path`, creating its folder.
+fn write_file(path: &Path, usage: &Usage, sites: &[CallSite]) -> std::io::Result<()> {
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let text = baseline_file::render(usage, sites);
+    write_atomically(path, |out| out.write_all(text.as_bytes()))
 }

@@ -93,11 +93,11 @@ impl Budget {
     pub fn check(&self, usage: &Usage) -> Result<(), BudgetExceeded> {
         let mut broken = Vec::new();
         let mut limit = |name: &str, actual: u64, limit: Option<u64>, exact: bool| {
-            if let Some(limit) = limit {
-                if (exact && actual != limit) || (!exact && actual > limit) {
-                    let relation = if exact { "exactly" } else { "at most" };
-                    broken.push(format!("{name}: {actual}, budget {relation} {limit}"));
-                }
+            if let Some(limit) = limit
+                && ((exact && actual != limit) || (!exact && actual > limit))
+            {
+                let relation = if exact { "exactly" } else { "at most" };
+                broken.push(format!("{name}: {actual}, budget {relation} {limit}"));
             }
         };
         limit(
@@ -148,7 +148,11 @@ impl Budget {
 
     /// Runs `work`, checks its usage and panics with the details if the budget is broken
     /// (or cannot be checked). On failure the scope's profile is written under
-    /// `target/allocsite/` and named in the message.
+    /// `<target>/allocsite/<test binary>/<test name>.json` and named in the message, where
+    /// `<target>` is the target directory the running binary was built in (so
+    /// `--target-dir` and `CARGO_TARGET_DIR` are followed) and the test is named by its
+    /// thread (outside a test thread: the budget's file and line). Each test keeps only its
+    /// latest profile.
     ///
     /// # Panics
     ///

@@ -3,7 +3,8 @@
 
 /// Asserts the number of allocations an expression makes on this thread and returns its
 /// value: `assert_allocs!(<= 2, expr)` or `assert_allocs!(== 2, expr)`. On failure it
-/// panics naming the call sites and writes the scope's profile under `target/allocsite/`.
+/// panics naming the call sites and writes the scope's profile under `target/allocsite/`
+/// (see [`Budget::run`](crate::Budget::run)).
 ///
 /// ```
 /// #[global_allocator]

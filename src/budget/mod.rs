@@ -10,17 +10,22 @@
 //!
 //! - [`usage`]: what a scope did; [`sites`]: its call sites, symbolized.
 //! - [`measure`]: running a closure in a scope; [`future`]: measuring a future and carrying
-//!   its scope into spawned tasks; [`limits`]: [`Budget`]; [`baseline`]:
-//!   [`Baseline`]; [`failure`]: the messages and scope profiles of broken budgets;
+//!   its scope into spawned tasks; [`limits`]: [`Budget`]; [`baseline`]: [`Baseline`], and
+//!   `baseline_file`: its file format (figures and the call sites kept); [`failure`]: the
+//!   messages of broken budgets, and `profile_path`: where the scope profiles they name are
+//!   written;
 //!   [`macros`]: the assertion macros.
 
 pub(crate) mod baseline;
+mod baseline_file;
 pub(crate) mod failure;
 pub(crate) mod future;
 pub(crate) mod limits;
 #[macro_use]
 pub(crate) mod macros;
 pub(crate) mod measure;
+#[cfg(feature = "report")]
+mod profile_path;
 pub(crate) mod sites;
 pub(crate) mod usage;
 

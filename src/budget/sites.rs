@@ -4,12 +4,9 @@
 //! the same are merged, as Valgrind's viewer needs); its call sites are that file's call-site
 //! table (`report/call_sites.rs`), the same rows the profiler's summary shows.
 
-use std::collections::HashMap;
-
 use super::usage::{CallSite, Usage};
-use crate::backend;
-use crate::report::call_sites::CallSiteTable;
-use crate::report::dhat::{DhatFile, FrameTable, ProgramPoint};
+#[cfg(feature = "report")]
+use crate::report::dhat::DhatFile;
 
 impl Usage {
     /// The scope's call sites, most allocations first (then most bytes): each is the first
@@ -36,14 +33,23 @@ impl Usage {
     /// # }
     /// ```
     pub fn call_sites(&self) -> Vec<CallSite> {
-        call_sites_of(&self.to_dhat(""))
+        #[cfg(feature = "report")]
+        return call_sites_of(&self.to_dhat(""));
+        // Without `report` there is no `track` either, so no scope was ever measured.
+        #[cfg(not(feature = "report"))]
+        Vec::new()
     }
 
     /// The scope as a DHAT file (no lifetimes: `bklt` is false), for the viewers. Stacks keep
     /// every frame from the allocation up to the user's closure that the scope ran (the
     /// scope's own frames and what called it are dropped); a stack the capture cut ends with
-    /// a `[… N more frames not captured]` frame.
+    /// a `[… N more frames not captured]` frame. Needs the `report` feature (which `track`
+    /// turns on).
+    #[cfg(feature = "report")]
     pub fn to_dhat(&self, command: &str) -> DhatFile {
+        use crate::backend;
+        use crate::report::dhat::{FrameTable, ProgramPoint};
+        use std::collections::HashMap;
         let mut frames = FrameTable::new();
         let mut program_points: Vec<ProgramPoint> = Vec::new();
         let mut by_frames: HashMap<Vec<usize>, usize> = HashMap::new();
@@ -78,8 +84,9 @@ impl Usage {
 }
 
 /// The call sites of a scope's DHAT file (see [`Usage::call_sites`]).
+#[cfg(feature = "report")]
 pub(super) fn call_sites_of(file: &DhatFile) -> Vec<CallSite> {
-    let table = CallSiteTable::build(file);
+    let table = crate::report::call_sites::CallSiteTable::build(file);
     let mut sites: Vec<CallSite> = table
         .sites
         .iter()

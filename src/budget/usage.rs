@@ -1,10 +1,15 @@
 //! The vocabulary of budgets: what a measured scope did ([`Usage`]), its call sites
 //! ([`CallSite`]), and how a scope is delimited ([`ScopeKind`]).
 
+use std::fmt;
+
 use crate::symbolize::classify::FrameClass;
 
 /// What a measured closure did. Counts are exact.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Its `Debug` output shows the figures and the call sites ([`Usage::call_sites`], resolved
+/// to source lines), not the raw stacks.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Usage {
     /// Allocations (`alloc` and `alloc_zeroed`) made in the scope.
@@ -37,6 +42,7 @@ pub(crate) struct SiteStack {
 
 /// A scope's stack, symbolized: DHAT frame strings, innermost first, trimmed (allocsite's
 /// frames and the allocator's on top, the scope and everything below it at the bottom).
+#[cfg(feature = "report")]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ResolvedStack {
     pub(crate) frames: Vec<String>,
@@ -73,6 +79,20 @@ pub struct CallSite {
     pub stack: Vec<String>,
 }
 
+/// `file:line  callee ← function  (n allocations, n bytes)`, as failure messages list it.
+impl fmt::Display for CallSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}  {}  ({} allocations, {} bytes)",
+            self.location(),
+            self.describe(),
+            self.allocations,
+            self.bytes
+        )
+    }
+}
+
 impl CallSite {
     /// `file:line` (or the function name when there is no line information).
     pub fn location(&self) -> String {
@@ -88,11 +108,11 @@ impl CallSite {
     /// `[in serde_json 1.0.154] alloc::vec::Vec<T>::push ← serde_json::de::…`.
     pub fn describe(&self) -> String {
         let mut text = String::new();
-        if self.class != FrameClass::User {
-            if let Some(label) = self.class.stand_in_label() {
-                text.push_str(&label);
-                text.push(' ');
-            }
+        if self.class != FrameClass::User
+            && let Some(label) = self.class.stand_in_label()
+        {
+            text.push_str(&label);
+            text.push(' ');
         }
         if let Some(callee) = &self.callee {
             text.push_str(callee);
@@ -100,6 +120,32 @@ impl CallSite {
         }
         text.push_str(&self.function);
         text
+    }
+}
+
+impl fmt::Debug for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// A call site shown as its one line (not as a struct with a whole stack).
+        struct Line(CallSite);
+        impl fmt::Debug for Line {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+        f.debug_struct("Usage")
+            .field("allocations", &self.allocations)
+            .field("reallocations", &self.reallocations)
+            .field("deallocations", &self.deallocations)
+            .field("bytes_allocated", &self.bytes_allocated)
+            .field("bytes_freed", &self.bytes_freed)
+            .field("peak_live_bytes", &self.peak_live_bytes)
+            .field("leaked_blocks", &self.leaked_blocks)
+            .field("leaked_bytes", &self.leaked_bytes)
+            .field(
+                "call_sites",
+                &self.call_sites().into_iter().map(Line).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 

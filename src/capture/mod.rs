@@ -195,15 +195,15 @@ fn probe_inner(
 pub(crate) mod bench {
     pub use super::unwinder::Unwinder;
 
-    /// [`super::unwinder::MAX_FRAMES`].
+    /// `capture::unwinder::MAX_FRAMES`.
     pub const MAX_FRAMES: usize = super::unwinder::MAX_FRAMES;
 
-    /// [`super::unwinder`].
+    /// `capture::unwinder()`.
     pub fn unwinder() -> Unwinder {
         super::unwinder()
     }
 
-    /// [`super::capture`]; inlined so that it adds no frame of its own.
+    /// `capture::capture`; inlined so that it adds no frame of its own.
     #[inline]
     pub fn capture(unwinder: Unwinder, out: &mut [usize; MAX_FRAMES]) -> usize {
         super::capture(unwinder, out)

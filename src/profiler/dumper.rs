@@ -378,14 +378,14 @@ fn report(
             }
         }
     }
-    if let Some(signal) = signal {
-        if !written.is_empty() {
-            let _ = writeln!(
-                out,
-                "allocsite: {signal}: dump {sequence} written: {}",
-                written.join(", ")
-            );
-        }
+    if let Some(signal) = signal
+        && !written.is_empty()
+    {
+        let _ = writeln!(
+            out,
+            "allocsite: {signal}: dump {sequence} written: {}",
+            written.join(", ")
+        );
     }
 }
 

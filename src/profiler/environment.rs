@@ -2,6 +2,7 @@
 
 use super::builder::ProfilerBuilder;
 use crate::error::Error;
+use crate::settings;
 
 impl ProfilerBuilder {
     /// Applies the `ALLOCSITE_*` environment variables.
@@ -17,7 +18,7 @@ impl ProfilerBuilder {
             })
         }
         if let Some(value) = read("ALLOCSITE_SAMPLE_BYTES") {
-            let bytes = number("ALLOCSITE_SAMPLE_BYTES", value.clone())?;
+            let bytes = settings::bytes("ALLOCSITE_SAMPLE_BYTES", &value)?;
             if bytes == 0 {
                 return Err(Error::BadEnvironment {
                     name: "ALLOCSITE_SAMPLE_BYTES",
@@ -33,17 +34,7 @@ impl ProfilerBuilder {
         self.outputs.apply_environment(read)?;
         self.dumps.apply_environment(read)?;
         if let Some(value) = read("ALLOCSITE_SUMMARY") {
-            self.summary = match value.as_str() {
-                "0" | "false" | "no" => false,
-                "1" | "true" | "yes" => true,
-                _ => {
-                    return Err(Error::BadEnvironment {
-                        name: "ALLOCSITE_SUMMARY",
-                        value,
-                        expected: "0 or 1",
-                    });
-                }
-            };
+            self.summary = settings::switch("ALLOCSITE_SUMMARY", &value)?;
         }
         if let Some(value) = read("ALLOCSITE_TRIM") {
             (self.trim_top, self.trim_bottom) = match value.as_str() {

@@ -9,7 +9,8 @@
 
 use std::path::PathBuf;
 
-/// What a finished profile wrote and its headline figures.
+/// What a finished profile wrote and its headline figures. An inert profiler (a build
+/// without the `track` feature) finishes with an empty report: nothing written, every figure 0.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ProfileReport {
@@ -76,17 +77,27 @@ mod writing {
             let profile = Profile::build(finished, trim, command.to_owned(), pid);
             let file = profile.to_dhat();
             let options = config.outputs.options(pprof);
-            let mut failure = None;
+            // Failures are returned, not printed: the caller says them once (`Profiler::finish`'s
+            // caller, or the drop and exit hooks, which have no caller to return to).
+            let mut failures: Vec<(usize, String)> = Vec::new();
             let mut written = Vec::new();
             for (index, (path, format)) in targets.iter().enumerate() {
                 match write_atomically(path, |out| format.write(&file, &options, out)) {
                     Ok(()) => written.push(index),
-                    Err(reason) => {
-                        eprintln!("allocsite: could not write {}: {reason}", path.display());
-                        failure.get_or_insert((index, reason.to_string()));
-                    }
+                    Err(reason) => failures.push((index, reason.to_string())),
                 }
             }
+            // The first failure is the error; the others are named in its reason.
+            let failure = failures.first().map(|(index, reason)| {
+                let mut reason = reason.clone();
+                for (other, other_reason) in &failures[1..] {
+                    reason.push_str(&format!(
+                        "; also not written: {}: {other_reason}",
+                        targets[*other].0.display()
+                    ));
+                }
+                (*index, reason)
+            });
             if config.summary {
                 let names: Vec<String> = written
                     .iter()

@@ -19,33 +19,39 @@ use crate::backend;
 use crate::error::Error;
 
 impl ProfilerBuilder {
-    /// Starts profiling. Without the `track` feature it prints once that tracking is off and
-    /// returns a profiler that does nothing.
+    /// Starts profiling.
+    ///
+    /// Without the `track` feature it returns an inert profiler whose [`Profiler::finish`]
+    /// returns an empty report: a program that profiles itself builds and runs the same
+    /// without the feature (a production build, say). It says once on stderr that no profile
+    /// will be written, unless the summary is off ([`ProfilerBuilder::summary`] or
+    /// `ALLOCSITE_SUMMARY=0`); the rest of the environment is not read.
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyRunning`] if a profiler is running, [`Error::BadEnvironment`] if an
-    /// `ALLOCSITE_*` variable is invalid, [`Error::NotInstalled`] if [`crate::Alloc`] is not
-    /// the global allocator.
+    /// With the `track` feature: [`Error::AlreadyRunning`] if a profiler is running,
+    /// [`Error::BadEnvironment`] if an `ALLOCSITE_*` variable is invalid,
+    /// [`Error::NotInstalled`] if [`crate::Alloc`] is not the global allocator.
     pub fn start(self) -> Result<Profiler, Error> {
-        let config = self.with_environment()?;
-        match backend::start_profiling(config) {
-            Ok(()) => Ok(Profiler { running: true }),
-            Err(Error::TrackingDisabled) => {
-                static SAID: std::sync::atomic::AtomicBool =
-                    std::sync::atomic::AtomicBool::new(false);
-                if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    eprintln!(
-                        "allocsite: {}; no profile will be written",
-                        Error::TrackingDisabled
-                    );
-                }
-                Ok(Profiler { running: false })
+        if !crate::stats::tracking_enabled() {
+            let summary = self
+                .clone()
+                .with_environment()
+                .map_or(self.summary, |c| c.summary);
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if summary && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!("{INERT_NOTICE}");
             }
-            Err(error) => Err(error),
+            return Ok(Profiler { running: false });
         }
+        backend::start_profiling(self.with_environment()?)?;
+        Ok(Profiler { running: true })
     }
 }
+
+/// What an inert profiler (a build without the `track` feature) says, once per process.
+const INERT_NOTICE: &str =
+    "allocsite: no heap profile will be written (built without allocsite's `track` feature)";
 
 /// A running heap profile. When it is dropped (or [`Profiler::finish`] is called) the
 /// outputs are written and the summary is printed. If the program ends through
@@ -73,15 +79,17 @@ impl Profiler {
         Self::builder().start()
     }
 
-    /// Ends the profile, writes the outputs and returns what was written.
+    /// Ends the profile, writes the outputs and returns what was written. Without the
+    /// `track` feature nothing was profiled: the report is empty (nothing `written`, every
+    /// figure 0).
     ///
     /// # Errors
     ///
     /// [`Error::Write`] naming the file and the reason (the other outputs are still
-    /// written); [`Error::TrackingDisabled`] without the `track` feature.
+    /// written).
     pub fn finish(mut self) -> Result<ProfileReport, Error> {
         if !std::mem::replace(&mut self.running, false) {
-            return Err(Error::TrackingDisabled);
+            return Ok(ProfileReport::default());
         }
         backend::finish_profiling()
     }
@@ -89,10 +97,10 @@ impl Profiler {
 
 impl Drop for Profiler {
     fn drop(&mut self) {
-        if std::mem::replace(&mut self.running, false) {
-            if let Err(error) = backend::finish_profiling() {
-                eprintln!("allocsite: {error}");
-            }
+        if std::mem::replace(&mut self.running, false)
+            && let Err(error) = backend::finish_profiling()
+        {
+            eprintln!("allocsite: {error}");
         }
     }
 }

@@ -58,11 +58,11 @@ impl Site {
     /// site is not the user's: `[in serde_json 1.0.154] alloc::… ← serde_json::… (…)`.
     pub(crate) fn describe(&self) -> String {
         let mut text = String::new();
-        if self.class != FrameClass::User {
-            if let Some(label) = self.class.stand_in_label() {
-                text.push_str(&label);
-                text.push(' ');
-            }
+        if self.class != FrameClass::User
+            && let Some(label) = self.class.stand_in_label()
+        {
+            text.push_str(&label);
+            text.push(' ');
         }
         if let Some(callee) = &self.callee {
             text.push_str(&callee.function);

@@ -30,7 +30,7 @@ pub struct DhatFile {
     pub version: u32,
     /// `"rust-heap"` for allocsite and the dhat crate; Valgrind writes `"heap"`, `"copy"`, `"ad-hoc"`.
     pub mode: String,
-    /// Shown by the viewer as "<verb> at {".
+    /// Shown by the viewer as "`<verb>` at {".
     pub verb: String,
     /// Are block lifetimes recorded (`tl`, `mb`, `gb`, `eb`… present)?
     #[serde(rename = "bklt")]

@@ -45,6 +45,8 @@ impl FoldedMetric {
 /// graph shows the user's frames and the call each made. Stacks that become the same are
 /// summed; spaces in names are written as no-break spaces.
 ///
+/// Needs the `report` feature.
+///
 /// # Errors
 ///
 /// Any error writing to `out`.
@@ -63,6 +65,7 @@ impl FoldedMetric {
 /// assert_eq!(String::from_utf8(out).unwrap(), "demo::main;demo::parse;serde_json::de::from_str 64\n");
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[cfg(feature = "report")]
 pub fn write_folded(
     file: &super::dhat::DhatFile,
     metric: FoldedMetric,

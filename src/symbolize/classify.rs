@@ -93,7 +93,9 @@ pub enum FrameClass {
 }
 
 impl FrameClass {
-    /// The class of a DHAT frame string (see [`Frame::parse`] for the forms read).
+    /// The class of a DHAT frame string, as allocsite, the `dhat` crate and Valgrind write
+    /// them: `0x1a2b: app::parse (src/main.rs:12:5)`, `0x4AA1D9F: fn (file.c:332)`,
+    /// `0x4848899: malloc (in /lib/x.so)`, or a marker such as `[root]`.
     pub fn of_dhat_frame(frame: &str) -> FrameClass {
         classify(&Frame::parse(frame))
     }
@@ -374,10 +376,11 @@ fn crates_named(function: &str) -> Vec<&str> {
             }
             // A path that starts with `::` continues one (`<A as B>::f`, `::{{closure}}`).
             let token = &function[start..index];
-            if let Some((head, _)) = token.split_once("::") {
-                if !head.is_empty() && !crates.contains(&head) {
-                    crates.push(head);
-                }
+            if let Some((head, _)) = token.split_once("::")
+                && !head.is_empty()
+                && !crates.contains(&head)
+            {
+                crates.push(head);
             }
         } else if bytes[index] == b'<'
             && index > 0

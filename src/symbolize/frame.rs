@@ -100,13 +100,12 @@ impl Frame {
             return frame;
         }
         let mut rest = text;
-        if let Some((address, after)) = text.split_once(": ") {
-            if let Some(hex) = address.strip_prefix("0x").or(address.strip_prefix("0X")) {
-                if let Ok(value) = usize::from_str_radix(hex, 16) {
-                    frame.address = value;
-                    rest = after;
-                }
-            }
+        if let Some((address, after)) = text.split_once(": ")
+            && let Some(hex) = address.strip_prefix("0x").or(address.strip_prefix("0X"))
+            && let Ok(value) = usize::from_str_radix(hex, 16)
+        {
+            frame.address = value;
+            rest = after;
         }
         let (function, location) = split_location(rest);
         frame.function = if function.is_empty() {
@@ -128,7 +127,8 @@ impl Frame {
     }
 
     /// `function (file:line)`, for terminal output: the file and line when known, else the
-    /// object file, else the function alone.
+    /// object file, else the function alone. (Reports use it: unused without `report`.)
+    #[cfg_attr(not(feature = "report"), allow(dead_code))]
     pub fn describe(&self) -> String {
         match (&self.file, self.line, &self.object) {
             (Some(file), Some(line), _) => format!("{} ({file}:{line})", self.function),

@@ -65,7 +65,7 @@ pub(crate) mod bench {
     pub use super::frame::Frame;
     pub use super::trim::TrimOptions;
 
-    /// Symbolizes `ips` with a fresh [`Symbolizer`](super::resolve::Symbolizer), so every
+    /// Symbolizes `ips` with a fresh `Symbolizer`, so every
     /// address is resolved once.
     pub fn frames_uncached(ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
         super::resolve::Symbolizer::new().frames(ips, trim)

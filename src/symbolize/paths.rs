@@ -51,10 +51,9 @@ pub(super) fn placed_by_path(path: &str) -> Option<Placed> {
         .rfind("/library/")
         .map(|i| &path[i + "/library/".len()..])
         .or_else(|| path.strip_prefix("library/"))
+        && is_std_crate_path(after)
     {
-        if is_std_crate_path(after) {
-            return Some(Placed::Std { dependency: None });
-        }
+        return Some(Placed::Std { dependency: None });
     }
     if is_std_crate_path(path) {
         return Some(Placed::Std { dependency: None });

@@ -4,7 +4,7 @@
 use super::classify::{FrameClass, classify};
 use super::frame::Frame;
 
-/// Which ends of a stack [`Symbolizer::frames`] trims.
+/// Which ends of a stack `Symbolizer::frames` trims.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrimOptions {
     /// Drop allocsite's own frames and the allocator machinery at the innermost end.

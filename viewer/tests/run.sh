@@ -9,7 +9,7 @@
 #
 # Environment: CHROMIUM (default /usr/bin/chromium), DH_VIEW_HTML (default
 # /usr/libexec/valgrind/dh_view.html), DHAT_TO_HTML_MANIFEST (Cargo.toml used to build
-# examples/dhat_to_html; default the repository's).
+# examples/dhat_to_html with its `report` feature; default the repository's).
 # The tests write screenshots of each view to viewer/screenshots/.
 set -euo pipefail
 viewer="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,7 +27,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
 fi
 
 # Build the example once up front so the report tests don't time out compiling it.
-cargo build --quiet --manifest-path "${DHAT_TO_HTML_MANIFEST:-$viewer/../Cargo.toml}" --example dhat_to_html
+cargo build --quiet --manifest-path "${DHAT_TO_HTML_MANIFEST:-$viewer/../Cargo.toml}" --example dhat_to_html --features report
 
 # Files run one at a time: the machine may be small, and the timing test wants the CPU.
 node --test --test-concurrency=1 tests/viewer.test.mjs tests/dh_view.test.mjs tests/hostile.test.mjs tests/perf.test.mjs

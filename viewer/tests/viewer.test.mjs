@@ -707,7 +707,7 @@ describe("self-contained HTML report (cargo run --example dhat_to_html)", () => 
 // Runs the Rust example. DHAT_TO_HTML_MANIFEST can point cargo at another manifest.
 async function runDhatToHtml(args, { allowFail = false } = {}) {
   const manifest = process.env.DHAT_TO_HTML_MANIFEST || path.join(repoDir, "Cargo.toml");
-  const r = spawnSync("cargo", ["run", "--quiet", "--manifest-path", manifest, "--example", "dhat_to_html", "--", ...args],
+  const r = spawnSync("cargo", ["run", "--quiet", "--manifest-path", manifest, "--example", "dhat_to_html", "--features", "report", "--", ...args],
     { encoding: "utf8", env: { ...process.env, CARGO_TERM_COLOR: "never" } });
   if (!allowFail && r.status !== 0) assert.fail(`dhat_to_html failed (${r.status}):\n${r.stderr}`);
   return r;

@@ -73,20 +73,20 @@ pub(crate) fn on_allocation(
         weight_fixed: 0,
         allocated_at: 0,
     };
-    if let (Some(weight), Some(local)) = (sampled, local) {
-        if let Some(figures) = local.figures(session, site) {
-            let bytes_fixed = fixed(size as f64 * weight);
-            let weight_fixed = fixed(weight);
-            let now = clock::ticks();
-            local::add_allocation(figures, size as u64, weight, bytes_fixed, weight_fixed);
-            session::publish(local, bytes_fixed, weight_fixed, now);
-            block.owner = local.number();
-            block.session = session;
-            block.weight = weight;
-            block.bytes_fixed = bytes_fixed;
-            block.weight_fixed = weight_fixed;
-            block.allocated_at = now;
-        }
+    if let (Some(weight), Some(local)) = (sampled, local)
+        && let Some(figures) = local.figures(session, site)
+    {
+        let bytes_fixed = fixed(size as f64 * weight);
+        let weight_fixed = fixed(weight);
+        let now = clock::ticks();
+        local::add_allocation(figures, size as u64, weight, bytes_fixed, weight_fixed);
+        session::publish(local, bytes_fixed, weight_fixed, now);
+        block.owner = local.number();
+        block.session = session;
+        block.weight = weight;
+        block.bytes_fixed = bytes_fixed;
+        block.weight_fixed = weight_fixed;
+        block.allocated_at = now;
     }
     if scope != 0 && admit(thread, scope, site, size, kind, stack) {
         block.scope = scope;

@@ -77,10 +77,10 @@ fn file_line_column(location: &str) -> Option<(&str, i64, i64)> {
     let number = |s: &str| s.parse::<u32>().ok().map(i64::from);
     let (head, last) = location.rsplit_once(':')?;
     let last = number(last)?;
-    if let Some((file, line)) = head.rsplit_once(':') {
-        if let Some(line) = number(line) {
-            return Some((file, line, last));
-        }
+    if let Some((file, line)) = head.rsplit_once(':')
+        && let Some(line) = number(line)
+    {
+        return Some((file, line, last));
     }
     Some((head, last, 0))
 }
