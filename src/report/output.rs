@@ -1,17 +1,19 @@
 //! The one registry of output formats. Every format allocsite writes is an
 //! [`OutputFormat`], registered once in `REGISTRY` below with its name, file extension,
-//! environment variable and description, and written by [`OutputFormat::write`]. Everything
+//! environment variable and description, and written by `OutputFormat::write`. Everything
 //! else reads the registry: the files a profile writes (`Outputs`, set by
 //! `ProfilerBuilder::write` and by the `ALLOCSITE_*` variables, iterated from here), and the
 //! `allocsite` command's `convert --to` values and help text.
 //!
 //! To add a format: a writer module in `report/`, a variant of [`OutputFormat`], its entry
-//! in `REGISTRY` (a test checks the two agree) and its arm in [`OutputFormat::write`].
+//! in `REGISTRY` (a test checks the two agree) and its arm in `OutputFormat::write`.
 //! Nothing outside `report/` changes.
 
+#[cfg(feature = "report")]
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+#[cfg(feature = "report")]
 use super::dhat::DhatFile;
 use super::folded::FoldedMetric;
 use crate::error::Error;
@@ -173,6 +175,9 @@ impl OutputFormat {
     /// assert_eq!(String::from_utf8(folded).unwrap(), "demo::main 64\n");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// Needs the `report` feature (which `track` and `pprof` turn on).
+    #[cfg(feature = "report")]
     pub fn write(
         self,
         file: &DhatFile,
@@ -204,7 +209,7 @@ impl OutputFormat {
     }
 }
 
-/// How [`OutputFormat::write`] writes the formats that take options.
+/// How `OutputFormat::write` writes the formats that take options.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct OutputOptions {
