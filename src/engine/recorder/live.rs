@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use super::memory::{DROPPED, IntMap, Zeroable};
 use crate::lock::SpinLock;
 
-/// One recorded live block.
+/// One recorded live block (48 bytes; its size is the one its free reports, and its
+/// fixed-point figures are recomputed from the size and weight when it is freed).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 pub(crate) struct LiveBlock {
@@ -27,19 +28,21 @@ pub(crate) struct LiveBlock {
     pub(crate) owner: u32,
     /// Profiling session the block was sampled in (0: not sampled).
     pub(crate) session: u32,
-    pub(crate) size: u64,
     /// Budget scope that allocated it (0: none).
     pub(crate) scope: u64,
-    /// Its sampling weight, and its weighted bytes and weight in fixed point.
+    /// Its sampling weight (`1/p`).
     pub(crate) weight: f64,
-    pub(crate) bytes_fixed: i64,
-    pub(crate) weight_fixed: i64,
     /// Session clock ticks when it was allocated.
     pub(crate) allocated_at: u64,
+    /// The address of the owner's `SiteFigures` of `site` (valid while `session` is the
+    /// running session; figures are never unmapped).
+    pub(crate) figures: usize,
 }
 
 // SAFETY: integers and a float.
 unsafe impl Zeroable for LiveBlock {}
+
+const _: () = assert!(std::mem::size_of::<LiveBlock>() == 48);
 
 /// Number of shards of the live-block table.
 pub(crate) const SHARDS: usize = 64;
@@ -198,12 +201,10 @@ mod tests {
             site: 0,
             owner: 0,
             session: 0,
-            size: 8,
             scope,
             weight: 0.0,
-            bytes_fixed: 0,
-            weight_fixed: 0,
             allocated_at: 0,
+            figures: 0,
         }
     }
 

@@ -3,12 +3,16 @@
 //! every thread's [`Local`].
 //!
 //! The global peak. Each thread adds the live change of its recorded blocks (weighted, in
-//! fixed point) to the session's live figure — at once while only one thread records, in
-//! batches of [`PUBLISH_BYTES`] while several do (so threads do not contend on one cache
-//! line). When the published figure reaches a new maximum, the peak and its time are noted;
-//! before the first decrease after a rise, every site's live figures are copied into their
-//! at-peak figures (`gb`/`gbk`), as DHAT does: O(sites) per rise. With one recording thread
-//! the peak is exact; with `n`, within about `n × PUBLISH_BYTES` of the true one.
+//! fixed point) to the session's live figure in batches of [`PUBLISH_BYTES`], so threads do
+//! not contend on one cache line and a recorded allocation makes no locked write there.
+//! While only one thread records, it knows the session's live figure exactly (what it saw
+//! at its last publication plus its pending change: nobody else changed it meanwhile, which
+//! `local::owners` tells) and checks every change against the peak; while several do, the
+//! published figure is checked batch by batch. When the figure reaches a new maximum, the
+//! peak and its time are noted; before the first decrease after a rise, every site's live
+//! figures are copied into their at-peak figures (`gb`/`gbk`), as DHAT does: O(sites) per
+//! rise. With one recording thread the peak is exact; with `n`, within about
+//! `n × PUBLISH_BYTES` of the true one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -133,10 +137,29 @@ pub(crate) fn start(sample_bytes: u64) -> u32 {
 
 /// Adds a recorded block's live change to the session's figure (see the module docs);
 /// `local` is the acting thread's state.
+///
+/// While this thread is the only one recording (and has been since its last publication),
+/// the session's live figure is exactly what it saw then plus its pending change, so it
+/// checks for a new peak with no shared write at all and publishes in batches like any
+/// thread. Otherwise the peak is checked on the published figure, batch by batch.
+#[inline]
 pub(crate) fn publish(local: &Local, bytes_fixed: i64, weight_fixed: i64, now: u64) {
     let bytes = local.pending_bytes.load(Relaxed) + bytes_fixed;
     let blocks = local.pending_blocks.load(Relaxed) + weight_fixed;
-    if local::owned_count() > 1 && bytes.abs() < PUBLISH_BYTES * FIXED as i64 {
+    let owners = local::owners();
+    let alone = owners == local.alone_since.load(Relaxed);
+    if alone {
+        let live = local.seen_bytes.load(Relaxed) + bytes;
+        if bytes_fixed > 0 {
+            // `>=`: of equal peaks the latest counts, as in Valgrind's DHAT.
+            if live >= STATE.peak_bytes.load(Relaxed) {
+                note_peak(live, local.seen_blocks.load(Relaxed) + blocks, now);
+            }
+        } else if bytes_fixed < 0 && STATE.peak_unsaved.load(Relaxed) {
+            save_peak(STATE.id.load(Relaxed));
+        }
+    }
+    if bytes.abs() < PUBLISH_BYTES * FIXED as i64 && (alone || local::alone(owners).is_none()) {
         local.pending_bytes.store(bytes, Relaxed);
         local.pending_blocks.store(blocks, Relaxed);
         return;
@@ -145,16 +168,46 @@ pub(crate) fn publish(local: &Local, bytes_fixed: i64, weight_fixed: i64, now: u
     local.pending_blocks.store(0, Relaxed);
     let live = STATE.live_bytes.fetch_add(bytes, Relaxed) + bytes;
     let live_blocks = STATE.live_blocks.fetch_add(blocks, Relaxed) + blocks;
+    local.seen_bytes.store(live, Relaxed);
+    local.seen_blocks.store(live_blocks, Relaxed);
+    local
+        .alone_since
+        .store(local::alone(owners).unwrap_or(0), Relaxed);
+    if alone {
+        return;
+    }
     if bytes > 0 {
-        // `>=`: of equal peaks the latest counts, as in Valgrind's DHAT.
-        if live >= STATE.peak_bytes.fetch_max(live, Relaxed) {
-            STATE.peak_blocks.store(live_blocks, Relaxed);
-            STATE.peak_ticks.store(now, Relaxed);
-            STATE.peak_unsaved.store(true, Relaxed);
+        // The plain load first spares the locked read-modify-write while the figure stays
+        // below its peak.
+        if live >= STATE.peak_bytes.load(Relaxed)
+            && live >= STATE.peak_bytes.fetch_max(live, Relaxed)
+        {
+            note_peak(live, live_blocks, now);
         }
     } else if bytes < 0 && STATE.peak_unsaved.load(Relaxed) {
         save_peak(STATE.id.load(Relaxed));
     }
+}
+
+/// Publishes what `local` holds back (a thread giving its `Local` up), if it belongs to
+/// the running session.
+pub(crate) fn flush(local: &Local) {
+    let bytes = local.pending_bytes.swap(0, Relaxed);
+    let blocks = local.pending_blocks.swap(0, Relaxed);
+    let session = STATE.id.load(Relaxed);
+    if session != 0 && local.holds_session(session) {
+        STATE.live_bytes.fetch_add(bytes, Relaxed);
+        STATE.live_blocks.fetch_add(blocks, Relaxed);
+    }
+}
+
+/// A new peak of the session's live figure: noted now, its sites' figures saved before the
+/// first decrease (see [`save_peak`]).
+fn note_peak(bytes: i64, blocks: i64, now: u64) {
+    STATE.peak_bytes.store(bytes, Relaxed);
+    STATE.peak_blocks.store(blocks, Relaxed);
+    STATE.peak_ticks.store(now, Relaxed);
+    STATE.peak_unsaved.store(true, Relaxed);
 }
 
 /// Copies every site's live figures (summed over the threads) into its at-peak figures.
@@ -174,8 +227,7 @@ fn save_peak(session: u32) {
     }
     for local in local::all() {
         for (site, figures) in local.all_figures(session) {
-            let bytes = figures.live_bytes.load(Relaxed);
-            let blocks = figures.live_blocks.load(Relaxed);
+            let (bytes, blocks) = figures.live();
             if bytes == 0 && blocks == 0 {
                 continue;
             }
@@ -245,7 +297,7 @@ fn sum(session: u32, start: Mark, ending: bool) -> FinishedSession {
         for (site, figures) in local.all_figures(session) {
             let samples = figures.samples.load(Relaxed);
             let lifetime = float(&figures.total_lifetime);
-            let live = figures.live_bytes.load(Relaxed);
+            let (live, live_blocks) = figures.live();
             if samples == 0 && lifetime == 0.0 && live == 0 {
                 continue;
             }
@@ -254,7 +306,7 @@ fn sum(session: u32, start: Mark, ending: bool) -> FinishedSession {
             stats.total_blocks += float(&figures.total_blocks);
             stats.total_lifetime += lifetime / rate;
             stats.live_bytes += live as f64 / FIXED;
-            stats.live_blocks += figures.live_blocks.load(Relaxed) as f64 / FIXED;
+            stats.live_blocks += live_blocks as f64 / FIXED;
             stats.max_bytes += figures.max_bytes.load(Relaxed) as f64 / FIXED;
             stats.max_blocks += figures.max_blocks.load(Relaxed) as f64 / FIXED;
             stats.samples += samples;

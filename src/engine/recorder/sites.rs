@@ -33,12 +33,28 @@ unsafe impl Zeroable for SiteSlot {}
 
 impl SiteSlot {
     /// True if this slot holds exactly `stack`.
+    ///
+    /// Call only with a slot whose id this thread obtained from [`SiteTable::intern`] (itself
+    /// or through synchronisation): the slot was then written before its id was handed out
+    /// and is never written again, so its frames can be read as plain words. Compares every
+    /// frame without an early exit (one OR of differences), which the compiler vectorises.
+    #[inline]
     pub(crate) fn holds(&self, stack: &[usize]) -> bool {
-        self.depth.load(Relaxed) as usize == stack.len()
-            && stack
-                .iter()
-                .zip(&self.frames)
-                .all(|(&address, slot)| slot.load(Relaxed) == address)
+        if self.depth.load(Relaxed) as usize != stack.len() || stack.len() > MAX_FRAMES {
+            return false;
+        }
+        // SAFETY: `AtomicUsize` has the layout of `usize`, and the frames are immutable once
+        // the slot is published (see above), so plain reads race with no write.
+        let frames = unsafe {
+            &*(&self.frames as *const [AtomicUsize; MAX_FRAMES]).cast::<[usize; MAX_FRAMES]>()
+        };
+        frames[..stack.len()]
+            .iter()
+            .zip(stack)
+            .fold(0, |difference, (&stored, &address)| {
+                difference | (stored ^ address)
+            })
+            == 0
     }
 
     /// Copies the stack into `out`; returns its depth.
