@@ -222,6 +222,18 @@ impl ThreadState {
         Some(unsafe { &*self.block.get() })
     }
 
+    /// The thread's counter block, known to be there.
+    ///
+    /// # Safety
+    ///
+    /// [`ThreadState::fast_block`] returned `Some` on this thread, and nothing has changed
+    /// the thread's state since (see `hooks::after_plain_realloc`).
+    #[inline(always)]
+    pub(crate) unsafe fn fast_block_unchecked(&self) -> &'static CounterBlock {
+        // SAFETY: as in `fast_block`, by the caller's contract.
+        unsafe { &*self.block.get() }
+    }
+
     /// This thread's counter block, adopting one on the thread's first allocation.
     #[inline(always)]
     pub(crate) fn counters(&self) -> Counters {
@@ -384,6 +396,12 @@ impl ThreadState {
     fn allocation_event(&self, block: &CounterBlock, allocated: u64, size: usize) -> Option<f64> {
         if allocated >= self.publish_at.get() {
             self.publish(block);
+        }
+        if self.countdown.records_every(sampler::session()) {
+            // Every allocation is recorded: the next one is an event too.
+            self.mark_base.set(allocated);
+            block.event_mark.store(allocated, Relaxed);
+            return Some(1.0);
         }
         let since_mark = allocated.wrapping_sub(self.mark_base.get());
         let weight = self.countdown.advance(since_mark, size, sampler::session());
