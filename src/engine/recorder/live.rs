@@ -143,7 +143,10 @@ impl ShardData {
 pub(crate) fn record(address: usize, block: LiveBlock) -> bool {
     let slot = slot_of(address);
     let mut shard = TABLE[slot / SLOTS_PER_SHARD].data.lock();
-    FILTER.recording.store(true, Relaxed);
+    // Written once per recording period, not per block: every free reads this line.
+    if !FILTER.recording.load(Relaxed) {
+        FILTER.recording.store(true, Relaxed);
+    }
     match shard.blocks.insert(address as u64, block) {
         // A replaced entry is a block whose free we never saw: its count stays as it was.
         Ok(Some(_)) => true,

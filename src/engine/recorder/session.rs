@@ -147,8 +147,7 @@ pub(crate) fn publish(local: &Local, bytes_fixed: i64, weight_fixed: i64, now: u
     let bytes = local.pending_bytes.load(Relaxed) + bytes_fixed;
     let blocks = local.pending_blocks.load(Relaxed) + weight_fixed;
     let owners = local::owners();
-    let alone = owners == local.alone_since.load(Relaxed);
-    if alone {
+    if owners == local.alone_since.load(Relaxed) {
         let live = local.seen_bytes.load(Relaxed) + bytes;
         if bytes_fixed > 0 {
             // `>=`: of equal peaks the latest counts, as in Valgrind's DHAT.
@@ -158,12 +157,26 @@ pub(crate) fn publish(local: &Local, bytes_fixed: i64, weight_fixed: i64, now: u
         } else if bytes_fixed < 0 && STATE.peak_unsaved.load(Relaxed) {
             save_peak(STATE.id.load(Relaxed));
         }
-    }
-    if bytes.abs() < PUBLISH_BYTES * FIXED as i64 && (alone || local::alone(owners).is_none()) {
+        if bytes.abs() < PUBLISH_BYTES * FIXED as i64 {
+            local.pending_bytes.store(bytes, Relaxed);
+            local.pending_blocks.store(blocks, Relaxed);
+            return;
+        }
+    } else if bytes.abs() < PUBLISH_BYTES * FIXED as i64 && local::alone(owners).is_none() {
         local.pending_bytes.store(bytes, Relaxed);
         local.pending_blocks.store(blocks, Relaxed);
         return;
     }
+    publish_pending(local, bytes, blocks, owners, now);
+}
+
+/// Adds `local`'s pending change (`bytes`, `blocks`) to the session's live figure; unless
+/// the thread has been alone since its last publication (it then checked every change
+/// already), checks the published figure against the peak.
+#[cold]
+#[inline(never)]
+fn publish_pending(local: &Local, bytes: i64, blocks: i64, owners: u64, now: u64) {
+    let alone = owners == local.alone_since.load(Relaxed);
     local.pending_bytes.store(0, Relaxed);
     local.pending_blocks.store(0, Relaxed);
     let live = STATE.live_bytes.fetch_add(bytes, Relaxed) + bytes;
@@ -203,6 +216,7 @@ pub(crate) fn flush(local: &Local) {
 
 /// A new peak of the session's live figure: noted now, its sites' figures saved before the
 /// first decrease (see [`save_peak`]).
+#[inline(never)]
 fn note_peak(bytes: i64, blocks: i64, now: u64) {
     STATE.peak_bytes.store(bytes, Relaxed);
     STATE.peak_blocks.store(blocks, Relaxed);
@@ -211,6 +225,8 @@ fn note_peak(bytes: i64, blocks: i64, now: u64) {
 }
 
 /// Copies every site's live figures (summed over the threads) into its at-peak figures.
+#[cold]
+#[inline(never)]
 fn save_peak(session: u32) {
     let _control = STATE.control.lock();
     if !STATE.peak_unsaved.swap(false, Relaxed) {
