@@ -73,10 +73,47 @@ pub(crate) struct SiteFigures {
     /// This thread's blocks freed by other threads (their only write here).
     pub(crate) freed_elsewhere_bytes: AtomicI64,
     pub(crate) freed_elsewhere_blocks: AtomicI64,
+    /// The live figures as they were when the peak of `snapshot_epoch` was sealed, saved by
+    /// the first change after it (`session.rs` explains the copy-on-write snapshot).
+    snapshot_bytes: AtomicI64,
+    snapshot_blocks: AtomicI64,
+    snapshot_epoch: AtomicU32,
 }
 
 // SAFETY: all fields are atomic integers.
 unsafe impl Zeroable for SiteFigures {}
+
+impl SiteFigures {
+    /// Call before changing this site's live figures, with `session::peak_epoch()` (or what
+    /// `session::before_decrease` returned): the first change after a peak was sealed saves
+    /// the figures as they were at the seal.
+    #[inline]
+    pub(crate) fn before_change(&self, epoch: u32) {
+        if self.snapshot_epoch.load(Relaxed) != epoch {
+            self.take_snapshot(epoch);
+        }
+    }
+
+    #[inline(never)]
+    fn take_snapshot(&self, epoch: u32) {
+        let (bytes, blocks) = self.live();
+        self.snapshot_bytes.store(bytes, Relaxed);
+        self.snapshot_blocks.store(blocks, Relaxed);
+        self.snapshot_epoch.store(epoch, Relaxed);
+    }
+
+    /// The live bytes and blocks at the last sealed peak (`epoch` = `session::peak_epoch()`).
+    pub(crate) fn at_peak(&self, epoch: u32) -> (i64, i64) {
+        if self.snapshot_epoch.load(Relaxed) == epoch {
+            (
+                self.snapshot_bytes.load(Relaxed),
+                self.snapshot_blocks.load(Relaxed),
+            )
+        } else {
+            self.live()
+        }
+    }
+}
 
 impl SiteFigures {
     /// The live bytes and blocks (fixed point) of this thread's blocks at this site.
@@ -103,9 +140,12 @@ impl SiteFigures {
             &self.max_blocks,
             &self.freed_elsewhere_bytes,
             &self.freed_elsewhere_blocks,
+            &self.snapshot_bytes,
+            &self.snapshot_blocks,
         ] {
             cell.store(0, Relaxed);
         }
+        self.snapshot_epoch.store(0, Relaxed);
     }
 }
 
@@ -388,7 +428,9 @@ pub(crate) fn add_allocation(
     weight: f64,
     bytes_fixed: i64,
     weight_fixed: i64,
+    epoch: u32,
 ) {
+    figures.before_change(epoch);
     add_float(&figures.total_bytes, size as f64 * weight);
     add_float(&figures.total_blocks, weight);
     figures
@@ -419,7 +461,9 @@ pub(crate) fn change_live(
     bytes_fixed: i64,
     weight_fixed: i64,
     direction: i64,
+    epoch: u32,
 ) {
+    figures.before_change(epoch);
     if by_owner {
         add_owned(&figures.live_bytes, direction * bytes_fixed);
         add_owned(&figures.live_blocks, direction * weight_fixed);
@@ -461,9 +505,9 @@ mod tests {
         assert!(std::ptr::eq(figures, site.figures));
         let (bytes, weight) = fixed_figures(100, 2.0);
         assert_eq!((bytes, weight), (200 << 16, 2 << 16));
-        add_allocation(figures, 100, 2.0, bytes, weight);
+        add_allocation(figures, 100, 2.0, bytes, weight, 1);
         assert_eq!(float(&figures.total_bytes), 200.0);
-        change_live(figures, true, bytes, weight, -1);
+        change_live(figures, true, bytes, weight, -1, 1);
         assert_eq!(figures.live(), (0, 0));
         assert_eq!(figures.max_bytes.load(Relaxed), bytes);
         assert!(local.all_figures(7).any(|(id, _)| id == site.id));
@@ -480,21 +524,40 @@ mod tests {
         let site = local.site(&[0x3101, 0x3102]).unwrap();
         let figures = local.figures(9, site.id).unwrap();
         let (a, one) = fixed_figures(64, 1.0);
-        add_allocation(figures, 64, 1.0, a, one);
-        add_allocation(figures, 64, 1.0, a, one);
+        add_allocation(figures, 64, 1.0, a, one, 1);
+        add_allocation(figures, 64, 1.0, a, one, 1);
         // Another thread frees one, the owner the other: both come off the live figure.
-        change_live(figures, false, a, one, -1);
+        change_live(figures, false, a, one, -1, 1);
         assert_eq!(figures.live(), (a, one));
-        add_allocation(figures, 64, 1.0, a, one);
+        add_allocation(figures, 64, 1.0, a, one, 1);
         assert_eq!(
             figures.max_bytes.load(Relaxed),
             2 * a,
             "max is net of remote frees"
         );
-        change_live(figures, true, a, one, -1);
+        change_live(figures, true, a, one, -1, 1);
         // A failed realloc puts a remote free back.
-        change_live(figures, false, a, one, 1);
+        change_live(figures, false, a, one, 1, 1);
         assert_eq!(figures.live(), (2 * a, 2 * one));
+        local.release();
+    }
+
+    #[test]
+    fn a_site_s_figures_at_the_peak_are_saved_by_its_first_change_after_the_seal() {
+        let local = Local::adopt().unwrap();
+        let site = local.site(&[0x3201, 0x3202]).unwrap();
+        let figures = local.figures(10, site.id).unwrap();
+        let (a, one) = fixed_figures(100, 1.0);
+        add_allocation(figures, 100, 1.0, a, one, 5);
+        add_allocation(figures, 100, 1.0, a, one, 5);
+        // Unchanged since the peak of epoch 5 was sealed (epoch 6): its live figures.
+        assert_eq!(figures.at_peak(6), (2 * a, 2 * one));
+        // Changed after it: the figures as they were at the seal.
+        change_live(figures, true, a, one, -1, 6);
+        add_allocation(figures, 100, 1.0, a, one, 6);
+        add_allocation(figures, 100, 1.0, a, one, 6);
+        assert_eq!(figures.at_peak(6), (2 * a, 2 * one));
+        assert_eq!(figures.live(), (3 * a, 3 * one));
         local.release();
     }
 }

@@ -81,7 +81,14 @@ pub(crate) fn on_allocation(
         local.enter_session(session, site.id);
         let (bytes_fixed, weight_fixed) = fixed_figures(size, weight);
         let now = clock::ticks();
-        local::add_allocation(site.figures, size, weight, bytes_fixed, weight_fixed);
+        local::add_allocation(
+            site.figures,
+            size,
+            weight,
+            bytes_fixed,
+            weight_fixed,
+            session::peak_epoch(),
+        );
         session::publish(local, bytes_fixed, weight_fixed, now);
         block.owner = local.number();
         block.session = session;
@@ -179,7 +186,19 @@ fn settle_session_block(
     let owners = unsafe { &*(block.figures as *const local::SiteFigures) };
     let acting = thread.local();
     let by_owner = acting.is_some_and(|acting| acting.number() == block.owner);
-    local::change_live(owners, by_owner, bytes_fixed, weight_fixed, direction);
+    let epoch = if direction < 0 {
+        session::before_decrease()
+    } else {
+        session::peak_epoch()
+    };
+    local::change_live(
+        owners,
+        by_owner,
+        bytes_fixed,
+        weight_fixed,
+        direction,
+        epoch,
+    );
     let Some(acting) = acting else {
         return;
     };

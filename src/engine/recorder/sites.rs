@@ -127,6 +127,7 @@ impl SiteTable {
     }
 
     /// Number of sites so far.
+    #[cfg(test)]
     pub(crate) fn count(&self) -> u32 {
         self.count.load(std::sync::atomic::Ordering::Acquire)
     }
