@@ -4,7 +4,7 @@
 # several times, alternating configurations, and prints medians, min–max, ratios to the
 # system allocator (built the same way: with or without frame pointers) and peak RSS.
 #
-#   bash benches/compare.sh [main|fast|sweep|exact|stacks|all]      (default: main)
+#   bash benches/compare.sh [main|fast|sweep|exact|stacks|hotpath|all]      (default: main)
 #
 # main: every configuration on every workload. fast: only the cheap configurations (system,
 # feature off, feature on, default-rate profiling), for more runs of the ratios that must be
@@ -14,6 +14,10 @@
 # stacks: every allocation recorded in the default build (no frame pointers: the cached
 # unwinder) and with frame pointers, beside dhat and heapscope, and the sampled default in
 # both builds (the stack-capture table in BENCHMARKS.md).
+# hotpath: the hot-path table (issue 12): counters only, sampled at 64 and 512 KiB, every
+# allocation recorded in both builds, dhat and heapscope (every allocation and 64 KiB), in one
+# alternating run. With COMPARE_WITH=<another BENCH_TARGET root> it adds "before:" rows for
+# counters, 64 KiB and every allocation built there (e.g. from the previous commit).
 #
 # Environment: REPS (runs per fast configuration, default 5), SLOW_REPS (runs of the
 # every-allocation configurations without frame pointers and of dhat, default 3),
@@ -107,8 +111,28 @@ fp:on+profile64K      fp:system  -        all          $fp/allocsite profile=655
 fp:heapscope          fp:system  -        all          $fp/heapscope
 CONF
 ;;
+hotpath) cat >"$config" <<CONF
+system                -          -        all          $nofp/sys
+on                    system     -        all          $track/allocsite
+on+profile64K         system     -        all          $track/allocsite profile=65536
+on+profile512K        system     -        all          $track/allocsite profile=524288
+on+every              system     -        all          $track/allocsite profile=1
+dhat                  system     -        all          $nofp/dhat
+fp:system             -          -        all          $fp/sys
+fp:on+every           fp:system  -        all          $fp/allocsite profile=1
+fp:heapscope          fp:system  -        all          $fp/heapscope
+fp:heapscope@64K      fp:system  -        all          $fp/heapscope sampling=65536
+CONF
+if [[ -n ${COMPARE_WITH:-} ]]; then cat >>"$config" <<CONF
+before:on             system     -        all          $COMPARE_WITH/nofp-track/release/allocsite
+before:on+profile64K  system     -        all          $COMPARE_WITH/nofp-track/release/allocsite profile=65536
+before:on+every       system     -        all          $COMPARE_WITH/nofp-track/release/allocsite profile=1
+fp:before:on+every    fp:system  -        all          $COMPARE_WITH/fp/release/allocsite profile=1
+CONF
+fi
+;;
 all) "$0" main; NO_BUILD=1 "$0" fast; NO_BUILD=1 "$0" sweep; exit ;;
-*) echo "usage: $0 [main|fast|sweep|exact|stacks|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [main|fast|sweep|exact|stacks|hotpath|all]" >&2; exit 2 ;;
 esac
 
 args=(--config "$config" --reps "$reps" --raw "$out/$what.csv" --md "$out/$what.md")

@@ -16,6 +16,8 @@ mkdir -p "$out"
 configs=(
   "system|-|$nofp/sys" "off|system|$nofp/allocsite" "on|system|$track/allocsite"
   "on+profile64K|system|$track/allocsite profile=65536"
+  "on+profile512K|system|$track/allocsite profile=524288"
+  "on+every|system|$track/allocsite profile=1"
   "fp:system|-|$fp/sys" "fp:on|fp:system|$fp/allocsite"
   "fp:on+profile64K|fp:system|$fp/allocsite profile=65536"
   "fp:on+every|fp:system|$fp/allocsite profile=1"

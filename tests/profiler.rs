@@ -202,6 +202,54 @@ fn eight_threads_freeing_each_others_blocks_leave_nothing_live() {
     assert!(report.samples as usize >= THREADS * BLOCKS);
 }
 
+#[inline(never)]
+fn peak_first() -> Vec<u8> {
+    black_box(vec![1u8; 1 << 20])
+}
+
+#[inline(never)]
+fn peak_second() -> Vec<u8> {
+    black_box(vec![2u8; 2 << 20])
+}
+
+#[inline(never)]
+fn after_the_peak() -> Vec<u8> {
+    black_box(vec![3u8; 1 << 19])
+}
+
+/// The figures at the global peak (`gb`) are each site's live bytes at that moment: one
+/// site freed right after the peak, one unchanged since, one allocated after it.
+#[test]
+fn the_figures_at_the_global_peak_are_each_site_s_live_bytes_then() {
+    let _one = ONE_PROFILER
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let path = scratch("peak.json");
+    let profiler = start_exact(&path);
+    let first = peak_first();
+    let second = peak_second();
+    drop(first);
+    let third = after_the_peak();
+    profiler.finish().unwrap();
+    drop((second, third));
+    let file = read(&path);
+    let at_peak = |needle: &str| -> f64 {
+        file.program_points
+            .iter()
+            .filter(|point| {
+                point
+                    .frames
+                    .iter()
+                    .any(|&f| file.frames[f].contains(needle))
+            })
+            .map(|point| point.peak_bytes.unwrap_or(0.0))
+            .sum()
+    };
+    assert_eq!(at_peak("peak_first"), (1 << 20) as f64);
+    assert_eq!(at_peak("peak_second"), (2 << 20) as f64);
+    assert_eq!(at_peak("after_the_peak"), 0.0);
+}
+
 fn block_size(thread: usize, round: usize) -> usize {
     16 + (thread * 31 + round * 7) % 500
 }

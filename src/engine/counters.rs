@@ -243,9 +243,10 @@ mod tests {
         bump(&block.allocations, 7);
         let sum_before = process_totals().allocations;
         block.release();
-        assert_eq!(
-            process_totals().allocations,
-            sum_before,
+        // Other test threads allocate meanwhile, so the sum can only grow: a released block
+        // left out would take its 7 (and more) off it.
+        assert!(
+            process_totals().allocations >= sum_before,
             "released blocks still count"
         );
         let mut adopted = Vec::new();

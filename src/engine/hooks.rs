@@ -130,16 +130,20 @@ pub(crate) fn realloc_is_plain(pointer: *mut u8) -> bool {
     thread_state::with(|thread| thread.fast_block().is_some() && !maybe_recorded(pointer))
 }
 
-/// Accounts for a plain realloc that succeeded and returns `new_pointer`.
+/// Accounts for a plain realloc that succeeded and returns `new_pointer`. Call only right
+/// after [`realloc_is_plain`] returned true on this thread (and the inner realloc).
 #[inline(always)]
 pub(crate) fn after_plain_realloc(
     new_pointer: *mut u8,
     old_size: usize,
     new_size: usize,
 ) -> *mut u8 {
-    let counted = thread_state::with(|thread| match thread.fast_block() {
-        Some(block) => thread.try_count_reallocation(block, old_size, new_size),
-        None => false,
+    let counted = thread_state::with(|thread| {
+        // SAFETY: `realloc_is_plain` saw nothing unusual on this thread just before, and
+        // the inner realloc in between runs no code of ours that could leave it changed (a
+        // signal handler's or nested allocation restores the state it found).
+        let block = unsafe { thread.fast_block_unchecked() };
+        thread.try_count_reallocation(block, old_size, new_size)
     });
     if counted {
         return new_pointer;

@@ -65,6 +65,8 @@ pub(crate) struct Countdown {
     bytes_left: Cell<i64>,
     session: Cell<u32>,
     random_state: Cell<u64>,
+    /// `session` records every allocation (`R = 1`).
+    every: Cell<bool>,
 }
 
 impl Countdown {
@@ -73,7 +75,15 @@ impl Countdown {
             bytes_left: Cell::new(0),
             session: Cell::new(0),
             random_state: Cell::new(0),
+            every: Cell::new(false),
         }
+    }
+
+    /// True if this countdown was drawn for `session` and that session records every
+    /// allocation: the thread may skip the countdown (see `thread.rs`).
+    #[inline(always)]
+    pub(crate) fn records_every(&self, session: u32) -> bool {
+        self.every.get() && self.session.get() == session && session != 0
     }
 
     /// Called when the thread's allocation side reaches an event (see `thread.rs`): this
@@ -97,8 +107,10 @@ impl Countdown {
         if rate <= 1 {
             self.session.set(session);
             self.bytes_left.set(1);
+            self.every.set(true);
             return Some(1.0);
         }
+        self.every.set(false);
         let rate = rate as f64;
         let left = if self.session.get() != session {
             // A fresh countdown for this session, started just before this allocation.

@@ -16,6 +16,7 @@ use std::sync::atomic::compiler_fence;
 use super::counters::{self, CounterBlock, RawCounts, bump};
 use super::recorder::live::maybe_recorded;
 use super::recorder::local::Local;
+use super::recorder::session;
 use super::sampler::{self, Countdown};
 
 /// Bits of [`ThreadState::unusual`]: why a hook cannot take the fast path.
@@ -42,6 +43,9 @@ pub(crate) struct ThreadState {
     /// A free is an *event* (the held-back change is published) once the block's
     /// `bytes_freed` passes this mark. The allocation side's mark is `CounterBlock::event_mark`.
     free_mark: Cell<u64>,
+    /// The allocation side publishes at an event once the block's `bytes_allocated` reaches
+    /// this (events also come for samples, every allocation when every one is recorded).
+    publish_at: Cell<u64>,
     /// `bytes_allocated` when the block's event mark was last set: the sampler measures the
     /// bytes allocated since then.
     mark_base: Cell<u64>,
@@ -78,6 +82,7 @@ thread_local! {
             }),
             peak_mark: Cell::new(0),
             free_mark: Cell::new(0),
+            publish_at: Cell::new(0),
             mark_base: Cell::new(0),
             published_bytes: Cell::new(0),
             published_blocks: Cell::new(0),
@@ -129,6 +134,7 @@ pub(crate) enum Counters {
 }
 
 impl ThreadState {
+    #[inline(always)]
     fn set_flag(&self, flag: u8, on: bool) {
         let flags = self.unusual.get();
         self.unusual
@@ -147,6 +153,7 @@ impl ThreadState {
     /// so a handler's allocation never records while this thread holds an allocsite lock
     /// (it passes straight to the inner allocator) and never waits for a lock of its own
     /// thread. They emit no instruction.
+    #[inline(always)]
     pub(crate) fn set_busy(&self, busy: bool) {
         compiler_fence(SeqCst);
         self.set_flag(BUSY, busy);
@@ -215,6 +222,18 @@ impl ThreadState {
         Some(unsafe { &*self.block.get() })
     }
 
+    /// The thread's counter block, known to be there.
+    ///
+    /// # Safety
+    ///
+    /// [`ThreadState::fast_block`] returned `Some` on this thread, and nothing has changed
+    /// the thread's state since (see `hooks::after_plain_realloc`).
+    #[inline(always)]
+    pub(crate) unsafe fn fast_block_unchecked(&self) -> &'static CounterBlock {
+        // SAFETY: as in `fast_block`, by the caller's contract.
+        unsafe { &*self.block.get() }
+    }
+
     /// This thread's counter block, adopting one on the thread's first allocation.
     #[inline(always)]
     pub(crate) fn counters(&self) -> Counters {
@@ -240,6 +259,7 @@ impl ThreadState {
         self.peak_mark.set(base.bytes_allocated);
         self.free_mark
             .set(base.bytes_freed.wrapping_add(counters::FLUSH_BYTES as u64));
+        self.publish_at.set(base.bytes_allocated);
         self.mark_base.set(base.bytes_allocated);
         self.published_bytes.set(0);
         self.published_blocks.set(0);
@@ -367,19 +387,28 @@ impl ThreadState {
         }
     }
 
-    /// The allocation side ran past its event mark: publish the held-back change, let the
-    /// sampler decide whether this allocation is sampled, and set the next mark at the
-    /// nearer of the next publication and the next sample.
-    #[cold]
+    /// The allocation side ran past its event mark: publish the held-back change if it is
+    /// due, let the sampler decide whether this allocation is sampled, and set the next mark
+    /// at the nearer of the next publication and the next sample. (Publishing only when due
+    /// matters when every allocation is recorded: each is an event, and publishing writes
+    /// shared atomics.)
     #[inline(never)]
     fn allocation_event(&self, block: &CounterBlock, allocated: u64, size: usize) -> Option<f64> {
-        self.publish(block);
+        if allocated >= self.publish_at.get() {
+            self.publish(block);
+        }
+        if self.countdown.records_every(sampler::session()) {
+            // Every allocation is recorded: the next one is an event too.
+            self.mark_base.set(allocated);
+            block.event_mark.store(allocated, Relaxed);
+            return Some(1.0);
+        }
         let since_mark = allocated.wrapping_sub(self.mark_base.get());
         let weight = self.countdown.advance(since_mark, size, sampler::session());
         let next = self
             .countdown
             .bytes_to_next_sample()
-            .min(counters::FLUSH_BYTES as u64);
+            .min(self.publish_at.get().wrapping_sub(allocated));
         self.mark_base.set(allocated);
         block
             .event_mark
@@ -401,6 +430,12 @@ impl ThreadState {
         self.free_mark.set(
             block
                 .bytes_freed
+                .load(Relaxed)
+                .wrapping_add(counters::FLUSH_BYTES as u64),
+        );
+        self.publish_at.set(
+            block
+                .bytes_allocated
                 .load(Relaxed)
                 .wrapping_add(counters::FLUSH_BYTES as u64),
         );
@@ -452,7 +487,9 @@ impl ThreadState {
         let local = self.local.replace(std::ptr::null());
         if !local.is_null() {
             // SAFETY: see `local`.
-            unsafe { &*local }.release();
+            let local = unsafe { &*local };
+            session::flush(local);
+            local.release();
         }
         let block = self.block.replace(std::ptr::null());
         self.set_flag(NO_BLOCK, true);

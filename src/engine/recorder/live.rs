@@ -1,24 +1,29 @@
-//! The recorded blocks still live, and the counting filter that lets a free skip the
-//! table when its block was certainly not recorded.
+//! The recorded blocks still live, and the filter that lets a free skip the table when its
+//! block was certainly not recorded.
 //!
 //! The table is split into [`SHARDS`] shards by a hash of the address, each behind its own
-//! lock, so threads recording and freeing different blocks rarely meet on a lock or a cache
-//! line. Its memory is mapped (`memory.rs`), never allocated.
+//! lock, so threads recording and freeing different blocks rarely meet on a lock. Its memory
+//! is mapped (`memory.rs`), never allocated.
 //!
-//! **Was this block recorded?** A free must answer that without taking a lock. The filter is
-//! 65,536 one-byte counters indexed by the same hash; each counter belongs to one shard and
-//! changes only under that shard's lock (so counts are exact), incremented when a block is
-//! recorded and decremented when it is forgotten. A free whose counter is zero was certainly
-//! not recorded (one relaxed load of a line that is almost never written); a non-zero
-//! counter sends it to the shard, which decides. While nothing has been recorded since the
-//! tables were last found empty, even that load is skipped (`RECORDING`).
+//! **Was this block recorded?** Every free must answer that, without a lock and without
+//! touching much memory. The filter is a bitmap of 65,536 bits (8 KiB, so it stays in the
+//! first-level cache of the thread that frees) indexed by a hash of the address: a clear bit
+//! means no recorded block hashes there, so the free is certainly not of a recorded block
+//! (one relaxed load of a word that is rarely written); a set bit sends the free to the
+//! shard, which decides. Each bit stands for a counter of the recorded blocks that hash to
+//! it; the counters live in the shard that owns the slot (slot `s` belongs to shard
+//! `s / 1024`, so every bitmap word belongs to one shard) and change only under its lock,
+//! which is also the only writer of the shard's bitmap words: the bit is set when its counter
+//! leaves 0 and cleared when it returns to 0. While nothing has been recorded since the
+//! tables were last found empty, even the bitmap load is skipped (`recording`).
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use super::memory::{DROPPED, IntMap, Zeroable};
 use crate::lock::SpinLock;
 
-/// One recorded live block.
+/// One recorded live block (48 bytes; its size is the one its free reports, and its
+/// fixed-point figures are recomputed from the size and weight when it is freed).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 pub(crate) struct LiveBlock {
@@ -27,68 +32,126 @@ pub(crate) struct LiveBlock {
     pub(crate) owner: u32,
     /// Profiling session the block was sampled in (0: not sampled).
     pub(crate) session: u32,
-    pub(crate) size: u64,
     /// Budget scope that allocated it (0: none).
     pub(crate) scope: u64,
-    /// Its sampling weight, and its weighted bytes and weight in fixed point.
+    /// Its sampling weight (`1/p`).
     pub(crate) weight: f64,
-    pub(crate) bytes_fixed: i64,
-    pub(crate) weight_fixed: i64,
     /// Session clock ticks when it was allocated.
     pub(crate) allocated_at: u64,
+    /// The address of the owner's `SiteFigures` of `site` (valid while `session` is the
+    /// running session; figures are never unmapped).
+    pub(crate) figures: usize,
 }
 
 // SAFETY: integers and a float.
 unsafe impl Zeroable for LiveBlock {}
 
+const _: () = assert!(std::mem::size_of::<LiveBlock>() == 48);
+
 /// Number of shards of the live-block table.
 pub(crate) const SHARDS: usize = 64;
 const FILTER_SLOTS: usize = 1 << 16;
 const SLOTS_PER_SHARD: usize = FILTER_SLOTS / SHARDS;
+const WORDS: usize = FILTER_SLOTS / 64;
 const SATURATED: u8 = u8::MAX;
+
+/// A shard's recorded blocks, and the counters of its filter slots.
+struct ShardData {
+    blocks: IntMap<LiveBlock>,
+    /// Recorded blocks per slot of this shard; a counter that saturates stays saturated
+    /// (its bit set: false positives only) until the tables are found empty.
+    counts: [u8; SLOTS_PER_SHARD],
+}
 
 /// A shard, on its own cache lines.
 #[repr(align(128))]
 struct Shard {
-    blocks: SpinLock<IntMap<LiveBlock>>,
+    data: SpinLock<ShardData>,
 }
 
 static TABLE: [Shard; SHARDS] = [const {
     Shard {
-        blocks: SpinLock::new(IntMap::new()),
+        data: SpinLock::new(ShardData {
+            blocks: IntMap::new(),
+            counts: [0; SLOTS_PER_SHARD],
+        }),
     }
 }; SHARDS];
 
-static FILTER: [AtomicU8; FILTER_SLOTS] = [const { AtomicU8::new(0) }; FILTER_SLOTS];
-/// Set while a recorded block may be live; cleared only with every shard locked.
-static RECORDING: AtomicBool = AtomicBool::new(false);
-
-fn slot_of(address: usize) -> usize {
-    (((address as u64) >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+/// What a free's fast path reads: one static, so one address to load.
+#[repr(C, align(128))]
+struct Filter {
+    /// Set while a recorded block may be live; cleared only with every shard locked.
+    recording: AtomicBool,
+    bits: [AtomicU64; WORDS],
 }
 
-/// True if the block at `address` may have been recorded. A recorded block's filter count
-/// was raised before its allocation returned, and the pointer reached the freeing thread
-/// through some synchronisation, so a relaxed load here already sees it.
+static FILTER: Filter = Filter {
+    recording: AtomicBool::new(false),
+    bits: [const { AtomicU64::new(0) }; WORDS],
+};
+
+/// The filter slot of `address`: the top 16 bits of a multiplicative hash (addresses are
+/// 16-byte aligned, and their low bits reach the top through the multiplication).
+#[inline(always)]
+fn slot_of(address: usize) -> usize {
+    ((address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+}
+
+/// True if the block at `address` may have been recorded. A recorded block's bit was set
+/// before its allocation returned, and the pointer reached the freeing thread through some
+/// synchronisation, so a relaxed load here already sees it.
 #[inline(always)]
 pub(crate) fn maybe_recorded(address: *mut u8) -> bool {
-    RECORDING.load(Relaxed) && FILTER[slot_of(address as usize)].load(Relaxed) != 0
+    if !FILTER.recording.load(Relaxed) {
+        return false;
+    }
+    let slot = slot_of(address as usize);
+    FILTER.bits[slot / 64].load(Relaxed) & (1 << (slot % 64)) != 0
+}
+
+impl ShardData {
+    /// Counts one more recorded block in `slot` (of this shard).
+    fn count(&mut self, slot: usize) {
+        let count = &mut self.counts[slot % SLOTS_PER_SHARD];
+        if *count == 0 {
+            // This shard is the only writer of its bitmap words (its lock is held).
+            let word = &FILTER.bits[slot / 64];
+            word.store(word.load(Relaxed) | 1 << (slot % 64), Relaxed);
+        }
+        if *count != SATURATED {
+            *count += 1;
+        }
+    }
+
+    /// Counts one recorded block fewer in `slot`.
+    fn uncount(&mut self, slot: usize) {
+        let count = &mut self.counts[slot % SLOTS_PER_SHARD];
+        if *count == SATURATED || *count == 0 {
+            return;
+        }
+        *count -= 1;
+        if *count == 0 {
+            let word = &FILTER.bits[slot / 64];
+            word.store(word.load(Relaxed) & !(1 << (slot % 64)), Relaxed);
+        }
+    }
 }
 
 /// Records `block` at `address`. Returns false if the shard could not grow (out of memory;
 /// counted as dropped).
 pub(crate) fn record(address: usize, block: LiveBlock) -> bool {
     let slot = slot_of(address);
-    let mut blocks = TABLE[slot / SLOTS_PER_SHARD].blocks.lock();
-    RECORDING.store(true, Relaxed);
-    match blocks.insert(address as u64, block) {
+    let mut shard = TABLE[slot / SLOTS_PER_SHARD].data.lock();
+    // Written once per recording period, not per block: every free reads this line.
+    if !FILTER.recording.load(Relaxed) {
+        FILTER.recording.store(true, Relaxed);
+    }
+    match shard.blocks.insert(address as u64, block) {
         // A replaced entry is a block whose free we never saw: its count stays as it was.
         Ok(Some(_)) => true,
         Ok(None) => {
-            let count = FILTER[slot].load(Relaxed);
-            if count != SATURATED {
-                FILTER[slot].store(count + 1, Relaxed);
-            }
+            shard.count(slot);
             true
         }
         Err(()) => {
@@ -101,18 +164,10 @@ pub(crate) fn record(address: usize, block: LiveBlock) -> bool {
 /// Removes and returns the record of the block at `address`, if it was recorded.
 pub(crate) fn forget(address: usize) -> Option<LiveBlock> {
     let slot = slot_of(address);
-    let mut blocks = TABLE[slot / SLOTS_PER_SHARD].blocks.lock();
-    let block = blocks.remove(address as u64)?;
-    uncount(slot);
+    let mut shard = TABLE[slot / SLOTS_PER_SHARD].data.lock();
+    let block = shard.blocks.remove(address as u64)?;
+    shard.uncount(slot);
     Some(block)
-}
-
-/// Lowers a filter counter; call with its shard's lock held.
-fn uncount(slot: usize) {
-    let count = FILTER[slot].load(Relaxed);
-    if count != SATURATED && count != 0 {
-        FILTER[slot].store(count - 1, Relaxed);
-    }
 }
 
 /// Applies `change` to every live record, then forgets the records `forget_if` selects
@@ -122,8 +177,8 @@ pub(crate) fn for_each_live(
     forget_if: impl Fn(&LiveBlock) -> bool,
 ) {
     for shard in &TABLE {
-        let mut blocks = shard.blocks.lock();
-        for (_, block) in blocks.iter_mut() {
+        let mut shard = shard.data.lock();
+        for (_, block) in shard.blocks.iter_mut() {
             change(block);
         }
         // Remove in batches (the table cannot change while it is iterated); the predicate
@@ -131,7 +186,7 @@ pub(crate) fn for_each_live(
         loop {
             let mut batch = [0u64; 64];
             let mut count = 0;
-            for (address, block) in blocks.iter() {
+            for (address, block) in shard.blocks.iter() {
                 if forget_if(block) {
                     batch[count] = address;
                     count += 1;
@@ -141,8 +196,8 @@ pub(crate) fn for_each_live(
                 }
             }
             for &address in &batch[..count] {
-                blocks.remove(address);
-                uncount(slot_of(address as usize));
+                shard.blocks.remove(address);
+                shard.uncount(slot_of(address as usize));
             }
             if count < batch.len() {
                 break;
@@ -154,26 +209,32 @@ pub(crate) fn for_each_live(
 /// If no recorded block is live, clears the filter (saturated counters included) and lets
 /// frees skip it again. Holds every shard's lock while it decides, so no record can slip in.
 pub(crate) fn reset_if_empty() {
-    fn hold(shard: usize, all_empty: bool) {
-        if shard == SHARDS {
-            if all_empty {
-                for counter in &FILTER {
-                    counter.store(0, Relaxed);
+    /// Locks shard `index` and the ones after it; true if they were all empty, in which case
+    /// their counters and the bitmap were cleared before the locks were released.
+    fn hold(index: usize) -> bool {
+        if index == SHARDS {
+            if FILTER.recording.load(Relaxed) {
+                for word in &FILTER.bits {
+                    word.store(0, Relaxed);
                 }
-                RECORDING.store(false, Relaxed);
+                FILTER.recording.store(false, Relaxed);
             }
-            return;
+            return true;
         }
-        let blocks = TABLE[shard].blocks.lock();
-        hold(shard + 1, all_empty && blocks.len() == 0);
+        let mut shard = TABLE[index].data.lock();
+        if shard.blocks.len() != 0 || !hold(index + 1) {
+            return false;
+        }
+        shard.counts = [0; SLOTS_PER_SHARD];
+        true
     }
-    hold(0, true);
+    hold(0);
 }
 
 /// For `fork`: takes every shard's lock and keeps it.
 pub(crate) fn lock_for_fork() {
     for shard in &TABLE {
-        shard.blocks.lock_and_hold();
+        shard.data.lock_and_hold();
     }
 }
 
@@ -185,7 +246,7 @@ pub(crate) fn lock_for_fork() {
 pub(crate) unsafe fn unlock_after_fork() {
     for shard in &TABLE {
         // SAFETY: the caller's contract.
-        unsafe { shard.blocks.release_held() };
+        unsafe { shard.data.release_held() };
     }
 }
 
@@ -198,12 +259,10 @@ mod tests {
             site: 0,
             owner: 0,
             session: 0,
-            size: 8,
             scope,
             weight: 0.0,
-            bytes_fixed: 0,
-            weight_fixed: 0,
             allocated_at: 0,
+            figures: 0,
         }
     }
 
@@ -217,7 +276,30 @@ mod tests {
         assert!(record(address, block(2)));
         assert_eq!(forget(address).map(|b| b.scope), Some(2));
         assert!(forget(address).is_none());
-        assert_eq!(FILTER[slot_of(address)].load(Relaxed), 0);
+        let slot = slot_of(address);
+        assert_eq!(
+            TABLE[slot / SLOTS_PER_SHARD].data.lock().counts[slot % SLOTS_PER_SHARD],
+            0
+        );
+    }
+
+    #[test]
+    fn a_filter_bit_stays_set_until_its_last_block_is_forgotten() {
+        let first = 0x5000;
+        let second = (first + 16..)
+            .step_by(16)
+            .find(|&address| slot_of(address) == slot_of(first))
+            .unwrap();
+        assert!(record(first, block(3)));
+        assert!(record(second, block(3)));
+        assert!(forget(first).is_some());
+        assert!(
+            maybe_recorded(second as *mut u8),
+            "the other block keeps its bit"
+        );
+        assert!(forget(second).is_some());
+        let slot = slot_of(first);
+        assert_eq!(FILTER.bits[slot / 64].load(Relaxed) & (1 << (slot % 64)), 0);
     }
 
     #[test]

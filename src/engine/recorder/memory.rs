@@ -310,6 +310,8 @@ impl<V: Zeroable> IntMap<V> {
         self.len = 0;
     }
 
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self) -> Result<(), ()> {
         let slots = ((self.mask + 1) * 2).max(64);
         let bytes = slots

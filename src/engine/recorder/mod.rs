@@ -24,7 +24,7 @@ pub(crate) mod session;
 pub(crate) mod sites;
 
 use live::LiveBlock;
-use local::fixed;
+use local::fixed_figures;
 
 use super::scope::abort::abort_on_forbidden_allocation;
 use super::scope::table::{Admission, AllocationKind, SCOPES};
@@ -47,48 +47,56 @@ pub(crate) fn on_allocation(
     if sampled.is_none() && scope == 0 {
         return;
     }
-    let mut frames = [0usize; MAX_FRAMES];
-    let depth = capture::capture(capture::unwinder(), &mut frames);
-    let stack = &frames[..depth];
-    let local = thread.local();
-    let site = match local {
-        Some(local) => local.site(stack),
-        None => sites::SITES.intern(stack, sites::hash(stack)),
+    let Some(local) = thread.local() else {
+        // Out of memory (or after the thread retired its state): no stack is kept, but a
+        // scope still counts the allocation.
+        if scope != 0 {
+            let mut frames = [0usize; MAX_FRAMES];
+            let depth = capture::capture(capture::unwinder(), &mut frames);
+            admit(thread, scope, 0, size, kind, &frames[..depth]);
+        }
+        return;
     };
-    let Some(site) = site else {
-        // Out of memory: the stack cannot be kept. A scope still counts the allocation.
+    // SAFETY: this thread owns `local` and runs its recording path (busy); the buffer is
+    // borrowed only here, until this function returns.
+    let frames = unsafe { local.stack_buffer() };
+    let depth = capture::capture(capture::unwinder(), frames);
+    let stack = &frames[..depth];
+    let Some(site) = local.site(stack) else {
         if scope != 0 {
             admit(thread, scope, 0, size, kind, stack);
         }
         return;
     };
     let mut block = LiveBlock {
-        site,
+        site: site.id,
         owner: 0,
         session: 0,
-        size: size as u64,
         scope: 0,
         weight: 0.0,
-        bytes_fixed: 0,
-        weight_fixed: 0,
         allocated_at: 0,
+        figures: 0,
     };
-    if let (Some(weight), Some(local)) = (sampled, local)
-        && let Some(figures) = local.figures(session, site)
-    {
-        let bytes_fixed = fixed(size as f64 * weight);
-        let weight_fixed = fixed(weight);
+    if let Some(weight) = sampled {
+        local.enter_session(session, site.id);
+        let (bytes_fixed, weight_fixed) = fixed_figures(size, weight);
         let now = clock::ticks();
-        local::add_allocation(figures, size as u64, weight, bytes_fixed, weight_fixed);
+        local::add_allocation(
+            site.figures,
+            size,
+            weight,
+            bytes_fixed,
+            weight_fixed,
+            session::peak_epoch(),
+        );
         session::publish(local, bytes_fixed, weight_fixed, now);
         block.owner = local.number();
         block.session = session;
         block.weight = weight;
-        block.bytes_fixed = bytes_fixed;
-        block.weight_fixed = weight_fixed;
         block.allocated_at = now;
+        block.figures = site.figures as *const local::SiteFigures as usize;
     }
-    if scope != 0 && admit(thread, scope, site, size, kind, stack) {
+    if scope != 0 && admit(thread, scope, site.id, size, kind, stack) {
         block.scope = scope;
     }
     if block.session != 0 || block.scope != 0 {
@@ -118,14 +126,14 @@ fn admit(
 
 /// What [`on_free`] did to a realloc's old block, so that [`on_failed_realloc`] can undo it.
 pub(crate) struct Settlement {
-    /// The block's record, removed from the live table, and the session figures it was
-    /// taken off (the lifetime charged, in ticks times weight).
+    /// The block's record, removed from the live table, and the lifetime charged to the
+    /// session figures (in ticks times weight).
     record: Option<(LiveBlock, f64)>,
     /// The thread's scope was charged with the free.
     scope: u64,
 }
 
-/// The slow path of a free (or of a realloc's old block).
+/// The slow path of a free (or of a realloc's old block) of `size` bytes.
 pub(crate) fn on_free(
     thread: &ThreadState,
     address: *mut u8,
@@ -141,12 +149,12 @@ pub(crate) fn on_free(
         if block.session != 0 && block.session == session::current() {
             let now = clock::ticks();
             lifetime = now.saturating_sub(block.allocated_at) as f64 * block.weight;
-            settle_session_block(thread, &block, -1.0, lifetime, now);
+            settle_session_block(thread, &block, size, -1, lifetime, now);
         }
         if block.scope != 0 {
             SCOPES
                 .lock()
-                .on_recorded_block_freed(block.scope, block.size);
+                .on_recorded_block_freed(block.scope, size as u64);
         }
         settlement.record = Some((block, lifetime));
     }
@@ -161,36 +169,53 @@ pub(crate) fn on_free(
     settlement
 }
 
-/// Takes a freed session block off its allocating thread's live figures and charges its
-/// lifetime to the freeing thread (`direction` -1), or undoes that (`direction` 1).
+/// Takes a freed session block of `size` bytes off its allocating thread's live figures and
+/// charges its lifetime to the freeing thread (`direction` -1), or undoes that
+/// (`direction` 1).
 fn settle_session_block(
     thread: &ThreadState,
     block: &LiveBlock,
-    direction: f64,
+    size: usize,
+    direction: i64,
     lifetime: f64,
     now: u64,
 ) {
-    if let Some(figures) =
-        local::by_number(block.owner).and_then(|owner| owner.figures_of(block.session, block.site))
-    {
-        if direction < 0.0 {
-            local::remove_live(figures, block.bytes_fixed, block.weight_fixed);
-        } else {
-            local::restore_live(figures, block.bytes_fixed, block.weight_fixed);
-        }
+    let (bytes_fixed, weight_fixed) = fixed_figures(size, block.weight);
+    // SAFETY: `figures` was set from a `&'static SiteFigures` of the running session (the
+    // caller checked `block.session`); figures are never unmapped.
+    let owners = unsafe { &*(block.figures as *const local::SiteFigures) };
+    let acting = thread.local();
+    let by_owner = acting.is_some_and(|acting| acting.number() == block.owner);
+    let epoch = if direction < 0 {
+        session::before_decrease()
+    } else {
+        session::peak_epoch()
+    };
+    local::change_live(
+        owners,
+        by_owner,
+        bytes_fixed,
+        weight_fixed,
+        direction,
+        epoch,
+    );
+    let Some(acting) = acting else {
+        return;
+    };
+    let charged = if by_owner {
+        Some(owners)
+    } else {
+        acting.figures(block.session, block.site)
+    };
+    if let Some(figures) = charged {
+        local::add_lifetime(figures, -(direction as f64) * lifetime);
     }
-    if let Some(acting) = thread.local() {
-        if let Some(figures) = acting.figures(block.session, block.site) {
-            local::add_lifetime(figures, -direction * lifetime);
-        }
-        let sign = direction as i64;
-        session::publish(
-            acting,
-            sign * block.bytes_fixed,
-            sign * block.weight_fixed,
-            now,
-        );
-    }
+    session::publish(
+        acting,
+        direction * bytes_fixed,
+        direction * weight_fixed,
+        now,
+    );
 }
 
 /// The inner allocator's realloc failed after [`on_free`] settled the old block: the old
@@ -203,12 +228,12 @@ pub(crate) fn on_failed_realloc(
 ) {
     if let Some((block, lifetime)) = settlement.record {
         if block.session != 0 && block.session == session::current() {
-            settle_session_block(thread, &block, 1.0, lifetime, clock::ticks());
+            settle_session_block(thread, &block, size, 1, lifetime, clock::ticks());
         }
         if block.scope != 0 {
             SCOPES
                 .lock()
-                .on_recorded_block_restored(block.scope, block.size);
+                .on_recorded_block_restored(block.scope, size as u64);
         }
         live::record(address as usize, block);
     }

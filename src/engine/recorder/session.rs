@@ -3,12 +3,21 @@
 //! every thread's [`Local`].
 //!
 //! The global peak. Each thread adds the live change of its recorded blocks (weighted, in
-//! fixed point) to the session's live figure — at once while only one thread records, in
-//! batches of [`PUBLISH_BYTES`] while several do (so threads do not contend on one cache
-//! line). When the published figure reaches a new maximum, the peak and its time are noted;
-//! before the first decrease after a rise, every site's live figures are copied into their
-//! at-peak figures (`gb`/`gbk`), as DHAT does: O(sites) per rise. With one recording thread
-//! the peak is exact; with `n`, within about `n × PUBLISH_BYTES` of the true one.
+//! fixed point) to the session's live figure in batches of [`PUBLISH_BYTES`], so threads do
+//! not contend on one cache line and a recorded allocation makes no locked write there.
+//! While only one thread records, it knows the session's live figure exactly (what it saw
+//! at its last publication plus its pending change: nobody else changed it meanwhile, which
+//! `local::owners` tells) and checks every change against the peak; while several do, the
+//! published figure is checked batch by batch. When the figure reaches a new maximum, the
+//! peak and its time are noted; the first decrease after it *seals* the peak: the sites'
+//! live figures at that moment are their at-peak figures (`gb`/`gbk`). DHAT copies every
+//! site's figures there (O(sites) per rise, which growing programs pay on nearly every
+//! free); here sealing only advances the peak epoch ([`peak_epoch`]), and each site's
+//! figures keep a copy-on-write snapshot: the first change to a site after a seal saves the
+//! site's live figures as they were (`SiteFigures::before_change`), so a site's at-peak
+//! figure is its snapshot if it changed since the seal and its live figure otherwise. With
+//! one recording thread the peak and its figures are exact; with `n`, within about
+//! `n × PUBLISH_BYTES` of the true one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
@@ -16,7 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::R
 use super::clock::{self, Mark};
 use super::live::{self, LiveBlock};
 use super::local::{self, FIXED, Local, float};
-use super::memory::{Chunks, Zeroable};
 use super::sites::{SITES, SiteId};
 use crate::lock::SpinLock;
 
@@ -62,15 +70,6 @@ pub(crate) struct FinishedSession {
     pub(crate) sites: Vec<FinishedSite>,
 }
 
-#[repr(C)]
-struct AtPeak {
-    bytes: AtomicI64,
-    blocks: AtomicI64,
-}
-
-// SAFETY: atomic integers.
-unsafe impl Zeroable for AtPeak {}
-
 /// The session-wide state (one session at a time).
 struct State {
     id: AtomicU32,
@@ -81,9 +80,10 @@ struct State {
     peak_blocks: AtomicI64,
     peak_ticks: AtomicU64,
     peak_unsaved: AtomicBool,
-    /// Serialises peak snapshots, starts and finishes; holds the start mark.
+    /// Advanced when a peak is sealed (see the module docs); never 0 while a session runs.
+    peak_epoch: AtomicU32,
+    /// Serialises starts, finishes and snapshots; holds the start mark.
     control: SpinLock<Option<Mark>>,
-    at_peak: Chunks<AtPeak>,
 }
 
 static STATE: State = State {
@@ -95,8 +95,8 @@ static STATE: State = State {
     peak_blocks: AtomicI64::new(0),
     peak_ticks: AtomicU64::new(0),
     peak_unsaved: AtomicBool::new(false),
+    peak_epoch: AtomicU32::new(1),
     control: SpinLock::new(None),
-    at_peak: Chunks::new(),
 };
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
@@ -111,10 +111,6 @@ pub(crate) fn start(sample_bytes: u64) -> u32 {
     clock::init();
     let mut control = STATE.control.lock();
     let id = NEXT_ID.fetch_add(1, Relaxed).max(1);
-    for (_, at_peak) in STATE.at_peak.iter() {
-        at_peak.bytes.store(0, Relaxed);
-        at_peak.blocks.store(0, Relaxed);
-    }
     for cell in [
         &STATE.live_bytes,
         &STATE.live_blocks,
@@ -124,6 +120,8 @@ pub(crate) fn start(sample_bytes: u64) -> u32 {
         cell.store(0, Relaxed);
     }
     STATE.peak_unsaved.store(false, Relaxed);
+    // Snapshots of an older session (or of zeroed figures, epoch 0) never match.
+    STATE.peak_epoch.fetch_add(1, Relaxed);
     STATE.sample_bytes.store(sample_bytes, Relaxed);
     *control = Some(Mark::now());
     STATE.peak_ticks.store(clock::ticks(), Relaxed);
@@ -133,62 +131,111 @@ pub(crate) fn start(sample_bytes: u64) -> u32 {
 
 /// Adds a recorded block's live change to the session's figure (see the module docs);
 /// `local` is the acting thread's state.
+///
+/// While this thread is the only one recording (and has been since its last publication),
+/// the session's live figure is exactly what it saw then plus its pending change, so it
+/// checks for a new peak with no shared write at all and publishes in batches like any
+/// thread. Otherwise the peak is checked on the published figure, batch by batch.
+#[inline]
 pub(crate) fn publish(local: &Local, bytes_fixed: i64, weight_fixed: i64, now: u64) {
     let bytes = local.pending_bytes.load(Relaxed) + bytes_fixed;
     let blocks = local.pending_blocks.load(Relaxed) + weight_fixed;
-    if local::owned_count() > 1 && bytes.abs() < PUBLISH_BYTES * FIXED as i64 {
+    let owners = local::owners();
+    if owners == local.alone_since.load(Relaxed) {
+        let live = local.seen_bytes.load(Relaxed) + bytes;
+        // `>=`: of equal peaks the latest counts, as in Valgrind's DHAT.
+        if bytes_fixed > 0 && live >= STATE.peak_bytes.load(Relaxed) {
+            note_peak(live, local.seen_blocks.load(Relaxed) + blocks, now);
+        }
+        if bytes.abs() < PUBLISH_BYTES * FIXED as i64 {
+            local.pending_bytes.store(bytes, Relaxed);
+            local.pending_blocks.store(blocks, Relaxed);
+            return;
+        }
+    } else if bytes.abs() < PUBLISH_BYTES * FIXED as i64 && local::alone(owners).is_none() {
         local.pending_bytes.store(bytes, Relaxed);
         local.pending_blocks.store(blocks, Relaxed);
         return;
     }
+    publish_pending(local, bytes, blocks, owners, now);
+}
+
+/// Adds `local`'s pending change (`bytes`, `blocks`) to the session's live figure; unless
+/// the thread has been alone since its last publication (it then checked every increase
+/// already), checks the published figure against the peak.
+#[cold]
+#[inline(never)]
+fn publish_pending(local: &Local, bytes: i64, blocks: i64, owners: u64, now: u64) {
+    let alone = owners == local.alone_since.load(Relaxed);
     local.pending_bytes.store(0, Relaxed);
     local.pending_blocks.store(0, Relaxed);
     let live = STATE.live_bytes.fetch_add(bytes, Relaxed) + bytes;
     let live_blocks = STATE.live_blocks.fetch_add(blocks, Relaxed) + blocks;
-    if bytes > 0 {
-        // `>=`: of equal peaks the latest counts, as in Valgrind's DHAT.
-        if live >= STATE.peak_bytes.fetch_max(live, Relaxed) {
-            STATE.peak_blocks.store(live_blocks, Relaxed);
-            STATE.peak_ticks.store(now, Relaxed);
-            STATE.peak_unsaved.store(true, Relaxed);
-        }
-    } else if bytes < 0 && STATE.peak_unsaved.load(Relaxed) {
-        save_peak(STATE.id.load(Relaxed));
+    local.seen_bytes.store(live, Relaxed);
+    local.seen_blocks.store(live_blocks, Relaxed);
+    local
+        .alone_since
+        .store(local::alone(owners).unwrap_or(0), Relaxed);
+    if alone {
+        return;
+    }
+    // The plain load first spares the locked read-modify-write while the figure stays
+    // below its peak.
+    if bytes > 0
+        && live >= STATE.peak_bytes.load(Relaxed)
+        && live >= STATE.peak_bytes.fetch_max(live, Relaxed)
+    {
+        note_peak(live, live_blocks, now);
     }
 }
 
-/// Copies every site's live figures (summed over the threads) into its at-peak figures.
-fn save_peak(session: u32) {
-    let _control = STATE.control.lock();
-    if !STATE.peak_unsaved.swap(false, Relaxed) {
-        return;
+/// The epoch a site's figures compare their snapshot with (see the module docs); load it
+/// before changing a site's live figures.
+#[inline]
+pub(crate) fn peak_epoch() -> u32 {
+    STATE.peak_epoch.load(Relaxed)
+}
+
+/// Call before a recorded block's live figures decrease: the first decrease after a peak
+/// seals it (the figures as they are now are the at-peak figures). Returns the epoch to
+/// snapshot against.
+#[inline]
+pub(crate) fn before_decrease() -> u32 {
+    if STATE.peak_unsaved.load(Relaxed) {
+        seal_peak();
     }
-    // Only this function (under the control lock) writes the at-peak figures, so plain
-    // loads and stores add them up.
-    let high = SITES.count() as usize;
-    for site in 0..high {
-        if let Some(at_peak) = STATE.at_peak.get(site) {
-            at_peak.bytes.store(0, Relaxed);
-            at_peak.blocks.store(0, Relaxed);
-        }
+    peak_epoch()
+}
+
+/// Seals the noted peak: from now on, a site's first change saves its figures as they were.
+#[cold]
+#[inline(never)]
+fn seal_peak() {
+    if STATE.peak_unsaved.swap(false, Relaxed) {
+        STATE.peak_epoch.fetch_add(1, Relaxed);
     }
-    for local in local::all() {
-        for (site, figures) in local.all_figures(session) {
-            let bytes = figures.live_bytes.load(Relaxed);
-            let blocks = figures.live_blocks.load(Relaxed);
-            if bytes == 0 && blocks == 0 {
-                continue;
-            }
-            if let Some(at_peak) = STATE.at_peak.get_or_map(site as usize) {
-                at_peak
-                    .bytes
-                    .store(at_peak.bytes.load(Relaxed) + bytes, Relaxed);
-                at_peak
-                    .blocks
-                    .store(at_peak.blocks.load(Relaxed) + blocks, Relaxed);
-            }
-        }
+}
+
+/// Publishes what `local` holds back (a thread giving its `Local` up), if it belongs to
+/// the running session.
+pub(crate) fn flush(local: &Local) {
+    let bytes = local.pending_bytes.swap(0, Relaxed);
+    let blocks = local.pending_blocks.swap(0, Relaxed);
+    let session = STATE.id.load(Relaxed);
+    if session != 0 && local.holds_session(session) {
+        STATE.live_bytes.fetch_add(bytes, Relaxed);
+        STATE.live_blocks.fetch_add(blocks, Relaxed);
     }
+}
+
+/// A new peak of the session's live figure: noted now, sealed at the first decrease (see
+/// [`before_decrease`]).
+#[inline(never)]
+fn note_peak(bytes: i64, blocks: i64, now: u64) {
+    STATE.peak_bytes.store(bytes, Relaxed);
+    STATE.peak_blocks.store(blocks, Relaxed);
+    STATE.peak_ticks.store(now, Relaxed);
+    STATE.peak_unsaved.store(true, Relaxed);
 }
 
 /// Ends the running session: blocks still live count as live at the end and their lifetimes
@@ -200,7 +247,7 @@ pub(crate) fn finish() -> Option<FinishedSession> {
         return None;
     }
     if STATE.peak_unsaved.load(Relaxed) {
-        save_peak(session);
+        seal_peak();
     }
     let start = STATE.control.lock().take()?;
     STATE.id.store(0, Relaxed);
@@ -214,8 +261,7 @@ pub(crate) fn finish() -> Option<FinishedSession> {
 /// running. Allocates (the caller holds the reentrancy guard).
 ///
 /// Cost: it takes no lock the recording path waits on for long — the session's control
-/// lock only to copy the start mark (and, if the peak rose since it was last saved, for the
-/// O(sites) at-peak copy), and each of the 64 live-block shards in turn, for one pass over
+/// lock only to copy the start mark, and each of the 64 live-block shards in turn, for one pass over
 /// that shard's recorded blocks (to count their lifetimes so far). Recording threads go on
 /// meanwhile; figures they add during the snapshot may or may not be in it.
 pub(crate) fn snapshot() -> Option<FinishedSession> {
@@ -224,7 +270,7 @@ pub(crate) fn snapshot() -> Option<FinishedSession> {
         return None;
     }
     if STATE.peak_unsaved.load(Relaxed) {
-        save_peak(session);
+        seal_peak();
     }
     let start = (*STATE.control.lock())?;
     Some(sum(session, start, false))
@@ -240,12 +286,13 @@ fn sum(session: u32, start: Mark, ending: bool) -> FinishedSession {
     let end_time = micros(end_ticks).max(1);
     let peak_time = micros(STATE.peak_ticks.load(Relaxed)).min(end_time);
 
+    let epoch = peak_epoch();
     let mut sites: HashMap<SiteId, SiteStats> = HashMap::new();
     for local in local::all() {
         for (site, figures) in local.all_figures(session) {
             let samples = figures.samples.load(Relaxed);
             let lifetime = float(&figures.total_lifetime);
-            let live = figures.live_bytes.load(Relaxed);
+            let (live, live_blocks) = figures.live();
             if samples == 0 && lifetime == 0.0 && live == 0 {
                 continue;
             }
@@ -254,9 +301,12 @@ fn sum(session: u32, start: Mark, ending: bool) -> FinishedSession {
             stats.total_blocks += float(&figures.total_blocks);
             stats.total_lifetime += lifetime / rate;
             stats.live_bytes += live as f64 / FIXED;
-            stats.live_blocks += figures.live_blocks.load(Relaxed) as f64 / FIXED;
+            stats.live_blocks += live_blocks as f64 / FIXED;
             stats.max_bytes += figures.max_bytes.load(Relaxed) as f64 / FIXED;
             stats.max_blocks += figures.max_blocks.load(Relaxed) as f64 / FIXED;
+            let (peak_bytes, peak_blocks) = figures.at_peak(epoch);
+            stats.peak_bytes += peak_bytes as f64 / FIXED;
+            stats.peak_blocks += peak_blocks as f64 / FIXED;
             stats.samples += samples;
         }
     }
@@ -278,11 +328,7 @@ fn sum(session: u32, start: Mark, ending: bool) -> FinishedSession {
     let mut samples = 0;
     let sites = sites
         .into_iter()
-        .map(|(id, mut stats)| {
-            if let Some(at_peak) = STATE.at_peak.get(id as usize) {
-                stats.peak_bytes = at_peak.bytes.load(Relaxed) as f64 / FIXED;
-                stats.peak_blocks = at_peak.blocks.load(Relaxed) as f64 / FIXED;
-            }
+        .map(|(id, stats)| {
             samples += stats.samples;
             FinishedSite {
                 stack: SITES.stack(id).into_boxed_slice(),
