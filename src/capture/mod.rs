@@ -92,6 +92,7 @@ pub(crate) fn unwinder() -> Unwinder {
 fn detect() -> Detection {
     fp::init_code_ranges();
     cfi::init();
+    runtime_entry::learn_from_symbol_table();
     let unwinder = [Unwinder::FramePointers, Unwinder::CachedUnwindTables]
         .into_iter()
         .find(|&u| supported(u) && probe_agrees(u))
@@ -417,6 +418,40 @@ mod tests {
             let n = chain_a(u, &mut out) - 6;
             assert!(out[..n].iter().all(|&a| left_out(a).is_none()), "{u:?}");
         }
+    }
+
+    #[test]
+    fn every_unwinder_stops_at_the_runtime_entry_read_from_the_symbol_table() {
+        let _ = unwinder(); // detection reads the symbol table
+        assert!(
+            runtime_entry::known_from_symbol_table(),
+            "this test binary has a symbol table with __rust_begin_short_backtrace"
+        );
+        let unwinders = available();
+        std::thread::spawn(move || {
+            for u in unwinders {
+                let mut out = [0; MAX_FRAMES];
+                let n = chain_a(u, &mut out) - 6;
+                let names = names(&out[..n]);
+                // The last frame kept is the thread's entry, and nothing below it.
+                assert!(runtime_entry::is_stop(out[n - 1]), "{u:?}: {names:#?}");
+                assert!(
+                    names
+                        .last()
+                        .unwrap()
+                        .contains("__rust_begin_short_backtrace"),
+                    "{u:?}: {names:#?}"
+                );
+                assert!(
+                    !names
+                        .iter()
+                        .any(|f| f.contains("thread_start") || f == "clone3"),
+                    "{u:?}: {names:#?}"
+                );
+            }
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -1,25 +1,73 @@
-//! The runtime entry: return addresses where std enters the user's `main` or a thread's
-//! closure, at which captures through the unwind tables stop.
+//! The runtime entry: where std enters the user's `main` or a thread's closure. Every
+//! unwinder stops there (keeping that frame, which the bottom trim looks for): the frames
+//! below are the runtime's, which reports drop anyway, and on a test thread they are a third
+//! of the stack.
+//!
+//! The entry is `__rust_begin_short_backtrace` (std's, and libtest's own of the same name),
+//! a function std never inlines. Its code ranges are read once from the executable's symbol
+//! table ([`learn_from_symbol_table`], when the unwinder is chosen): no debug info is parsed.
+//! A stripped executable has no symbol table; then the platform unwinder learns single
+//! return addresses from symbolization instead (`symbolize::runtime_entry`), and the other
+//! unwinders walk to the outermost frame.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
-/// Return addresses at which a capture through the unwind tables stops: where std enters the
-/// user's `main` or thread closure, learned by `symbolize::learn_runtime_entry`. The frames below
-/// are runtime frames that the default bottom trim drops anyway, and each costs ~0.5 µs to
-/// unwind through the tables; stopping there makes a capture on the main thread about half
-/// as long. Zero slots are empty.
+/// Return addresses learned by symbolization (the platform unwinder's fallback). Zero slots
+/// are empty.
 const STOP_SLOTS: usize = 8;
 static STOP_AT: [AtomicUsize; STOP_SLOTS] = [const { AtomicUsize::new(0) }; STOP_SLOTS];
 /// Cleared when a profile keeps the runtime frames (`trim_bottom(false)`).
 static STOP_ENABLED: AtomicBool = AtomicBool::new(true);
 
-/// True if captures stop at `ip` (a known runtime entry, and stopping is enabled).
+/// Code ranges of the entry functions, `[start, end)`, sorted and disjoint, read from the
+/// symbol table: the first [`RANGE_COUNT`] slots (a test binary has one per closure type
+/// its tests spawn threads with, plus libtest's). Written once, before `RANGE_COUNT` is
+/// published.
+const MAX_RANGES: usize = 256;
+static RANGES: [(AtomicUsize, AtomicUsize); MAX_RANGES] =
+    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; MAX_RANGES];
+static RANGE_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// True if a capture stops after the frame returning to `ip`: it is in a runtime entry, and
+/// stopping is enabled. The cached unwinder asks [`in_entry_function`] once per address
+/// instead (its rule cache keeps the answer).
+#[inline]
 pub(crate) fn is_stop(ip: usize) -> bool {
-    STOP_ENABLED.load(Relaxed) && STOP_AT.iter().any(|slot| slot.load(Relaxed) == ip)
+    stops_enabled()
+        && (in_entry_function(ip) || STOP_AT.iter().any(|slot| slot.load(Relaxed) == ip))
 }
 
-/// Remembers `ip` as a runtime entry (see [`STOP_AT`]). Called from symbolization, which
-/// identifies the entry by name; ignored when the slots are full.
+/// Whether captures stop at the runtime entry (false while a profile keeps runtime frames).
+#[inline(always)]
+pub(crate) fn stops_enabled() -> bool {
+    STOP_ENABLED.load(Relaxed)
+}
+
+/// True if `address` is inside one of the entry functions the symbol table named (a binary
+/// search of the sorted ranges).
+#[inline]
+pub(crate) fn in_entry_function(address: usize) -> bool {
+    let count = RANGE_COUNT.load(Acquire);
+    let (mut low, mut high) = (0, count);
+    while low < high {
+        let middle = (low + high) / 2;
+        let (start, end) = &RANGES[middle];
+        if address < start.load(Relaxed) {
+            high = middle;
+        } else if address >= end.load(Relaxed) {
+            low = middle + 1;
+        } else {
+            return true;
+        }
+    }
+    false
+}
+
+/// Remembers `ip` as a runtime entry. Called from symbolization, which identifies the entry
+/// by name; ignored when the slots are full.
 pub(crate) fn remember_runtime_entry(ip: usize) {
     for slot in &STOP_AT {
         match slot.compare_exchange(0, ip, Relaxed, Relaxed) {
@@ -33,4 +81,258 @@ pub(crate) fn remember_runtime_entry(ip: usize) {
 /// Whether captures may stop at the runtime entry (false when a profile keeps runtime frames).
 pub(crate) fn set_stop_at_runtime_entry(enabled: bool) {
     STOP_ENABLED.store(enabled, Relaxed);
+}
+
+/// Whether the entry's code ranges are known (the executable has a symbol table).
+pub(crate) fn known_from_symbol_table() -> bool {
+    RANGE_COUNT.load(Acquire) != 0
+}
+
+/// Reads the entry functions' code ranges from the executable's symbol table, once. May
+/// allocate and maps the executable for the duration: call it with the reentrancy guard held,
+/// off the hot path (the unwinder's detection does).
+pub(crate) fn learn_from_symbol_table() {
+    if known_from_symbol_table() {
+        return;
+    }
+    #[cfg(all(
+        any(target_os = "linux", target_os = "android"),
+        target_pointer_width = "64"
+    ))]
+    {
+        let Some(bias) = symbols::executable_bias() else {
+            return;
+        };
+        let mut ranges = Vec::new();
+        symbols::for_each_entry_function(|start, end| {
+            ranges.push((start.wrapping_add(bias), end.wrapping_add(bias)));
+        });
+        ranges.sort_unstable();
+        ranges.dedup();
+        // Beyond MAX_RANGES, threads entered through the others walk to their outermost
+        // frame: slower, still right.
+        ranges.truncate(MAX_RANGES);
+        for (slot, (start, end)) in RANGES.iter().zip(&ranges) {
+            slot.0.store(*start, Relaxed);
+            slot.1.store(*end, Relaxed);
+        }
+        RANGE_COUNT.store(ranges.len(), Release);
+    }
+}
+
+/// The executable's symbol table (ELF64, little-endian), read by hand: this runs in the user's
+/// build, where dependencies are not optimised, and a generic ELF reader there took
+/// ~1 µs per symbol (10 ms for a small test binary); this loop takes a few nanoseconds.
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    target_pointer_width = "64"
+))]
+mod symbols {
+    /// The name every entry function's symbol contains (mangled either way: legacy
+    /// `…28__rust_begin_short_backtrace17h…E` or v0 `…28___rust_begin_short_backtrace…`).
+    const ENTRY: &[u8] = b"__rust_begin_short_backtrace";
+
+    const SHT_SYMTAB: u32 = 2;
+    const STT_FUNC: u8 = 2;
+
+    /// Calls `found(start, end)` for each entry function's link-time code range.
+    pub(super) fn for_each_entry_function(found: impl FnMut(usize, usize)) {
+        if let Some(map) = Mapped::executable() {
+            let _ = scan(map.bytes(), found);
+        }
+    }
+
+    /// Little-endian integers at `at` in `bytes`; `None` past the end.
+    fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
+        Some(u16::from_le_bytes(
+            bytes.get(at..at.checked_add(2)?)?.try_into().ok()?,
+        ))
+    }
+    fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_le_bytes(
+            bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
+    }
+    fn u64_at(bytes: &[u8], at: usize) -> Option<usize> {
+        usize::try_from(u64::from_le_bytes(
+            bytes.get(at..at.checked_add(8)?)?.try_into().ok()?,
+        ))
+        .ok()
+    }
+
+    /// Whether the NUL-terminated (or slice-long) string at the start of `text` contains
+    /// `needle`. The C library's `memchr` and `memmem` do the work: they are optimised even
+    /// when this crate is not.
+    fn contains(text: &[u8], needle: &[u8]) -> bool {
+        // SAFETY: both calls read only inside `text` (`memchr` at most `text.len()` bytes,
+        // `memmem` at most `length`, which is within it) and `needle`.
+        unsafe {
+            let nul = libc::memchr(text.as_ptr().cast(), 0, text.len());
+            let length = if nul.is_null() {
+                text.len()
+            } else {
+                nul as usize - text.as_ptr() as usize
+            };
+            !libc::memmem(
+                text.as_ptr().cast(),
+                length,
+                needle.as_ptr().cast(),
+                needle.len(),
+            )
+            .is_null()
+        }
+    }
+
+    /// Walks the `.symtab` of an ELF64 little-endian file; `None` on anything malformed.
+    fn scan(elf: &[u8], mut found: impl FnMut(usize, usize)) -> Option<()> {
+        // e_ident: magic, ELFCLASS64, ELFDATA2LSB.
+        if elf.get(..6)? != b"\x7fELF\x02\x01" {
+            return None;
+        }
+        let section_headers = u64_at(elf, 0x28)?;
+        let header_size = usize::from(u16_at(elf, 0x3a)?);
+        let sections = usize::from(u16_at(elf, 0x3c)?);
+        let section = |index: usize| -> Option<(u32, usize, usize, usize, usize)> {
+            let at = section_headers.checked_add(index.checked_mul(header_size)?)?;
+            Some((
+                u32_at(elf, at + 4)?,             // sh_type
+                u64_at(elf, at + 0x18)?,          // sh_offset
+                u64_at(elf, at + 0x20)?,          // sh_size
+                u32_at(elf, at + 0x28)? as usize, // sh_link
+                u64_at(elf, at + 0x38)?,          // sh_entsize
+            ))
+        };
+        let (_, symbols_at, symbols_size, strings_index, entry_size) =
+            (0..sections).find_map(|i| section(i).filter(|s| s.0 == SHT_SYMTAB))?;
+        let (_, strings_at, strings_size, _, _) = section(strings_index)?;
+        let symbols = elf.get(symbols_at..symbols_at.checked_add(symbols_size)?)?;
+        let strings = elf.get(strings_at..strings_at.checked_add(strings_size)?)?;
+        if entry_size < 24 {
+            return None;
+        }
+        for symbol in symbols.chunks_exact(entry_size) {
+            // Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64,
+            // st_size u64. Most symbols are not functions: one byte rejects them.
+            if symbol[4] & 0xf != STT_FUNC {
+                continue;
+            }
+            // SAFETY: `symbol` is `entry_size` ≥ 24 bytes: the three fields read lie in it;
+            // unaligned reads of plain integers.
+            let (name_at, start, size) = unsafe {
+                let p = symbol.as_ptr();
+                (
+                    u32::from_le(p.cast::<u32>().read_unaligned()) as usize,
+                    u64::from_le(p.add(8).cast::<u64>().read_unaligned()) as usize,
+                    u64::from_le(p.add(16).cast::<u64>().read_unaligned()) as usize,
+                )
+            };
+            if size == 0 || name_at >= strings.len() {
+                continue;
+            }
+            if contains(&strings[name_at..], ENTRY) {
+                found(start, start.checked_add(size)?);
+            }
+        }
+        Some(())
+    }
+
+    /// The executable's load bias (its runtime address minus its link-time address).
+    pub(super) fn executable_bias() -> Option<usize> {
+        unsafe extern "C" fn first(
+            info: *mut libc::dl_phdr_info,
+            _size: libc::size_t,
+            data: *mut libc::c_void,
+        ) -> libc::c_int {
+            // SAFETY: `data` is the `Option<usize>` passed below; `info` is valid during the
+            // call. The first object `dl_iterate_phdr` reports is the executable.
+            unsafe { *data.cast::<Option<usize>>() = Some((*info).dlpi_addr as usize) };
+            1
+        }
+        let mut bias: Option<usize> = None;
+        // SAFETY: the callback writes only through the pointer to `bias`, which outlives the
+        // call.
+        unsafe { libc::dl_iterate_phdr(Some(first), (&mut bias as *mut Option<usize>).cast()) };
+        bias
+    }
+
+    /// The executable file mapped read-only (pages are read only as the symbol table is).
+    struct Mapped {
+        address: *mut libc::c_void,
+        length: usize,
+    }
+
+    impl Mapped {
+        fn executable() -> Option<Mapped> {
+            // SAFETY: opens a NUL-terminated path read-only; the descriptor is closed below
+            // whatever happens.
+            let fd =
+                unsafe { libc::open(c"/proc/self/exe".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return None;
+            }
+            // SAFETY: `stat` is plain data filled by `fstat` on an open descriptor.
+            let mut stat: libc::stat = unsafe { core::mem::zeroed() };
+            // SAFETY: as above.
+            let length = (unsafe { libc::fstat(fd, &mut stat) } == 0)
+                .then_some(stat.st_size as usize)
+                .filter(|&length| length > 0);
+            let address = length.map(|length| {
+                // SAFETY: a private read-only mapping of the whole file; checked below.
+                unsafe {
+                    libc::mmap(
+                        core::ptr::null_mut(),
+                        length,
+                        libc::PROT_READ,
+                        libc::MAP_PRIVATE,
+                        fd,
+                        0,
+                    )
+                }
+            });
+            // SAFETY: the descriptor opened above; the mapping does not need it.
+            unsafe { libc::close(fd) };
+            match (address, length) {
+                (Some(address), Some(length)) if address != libc::MAP_FAILED => {
+                    Some(Mapped { address, length })
+                }
+                _ => None,
+            }
+        }
+
+        fn bytes(&self) -> &[u8] {
+            // SAFETY: the mapping is `length` readable bytes and lives as long as `self`.
+            unsafe { core::slice::from_raw_parts(self.address.cast::<u8>(), self.length) }
+        }
+    }
+
+    impl Drop for Mapped {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in `executable`, which nothing else uses.
+            unsafe { libc::munmap(self.address, self.length) };
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_scan_finds_the_entry_functions_of_this_test_binary() {
+            let map = super::Mapped::executable().unwrap();
+            let mut found = Vec::new();
+            super::scan(map.bytes(), |start, end| found.push((start, end))).unwrap();
+            // libtest's and std's own, at least (one per closure type given to a thread).
+            assert!(found.len() >= 2, "{found:x?}");
+            assert!(found.iter().all(|(start, end)| start < end));
+            assert!(super::contains(
+                b"_ZN4test28__rust_begin_short_backtrace17hE\0_ZN",
+                super::ENTRY
+            ));
+            assert!(!super::contains(
+                b"_ZN4test3run\0__rust_begin_short_backtrace",
+                super::ENTRY
+            ));
+            // Anything that is not an ELF file is refused, not misread.
+            assert!(super::scan(b"\x7fELF\x01\x01 not a 64-bit file", |_, _| {}).is_none());
+            assert!(super::scan(&map.bytes()[..64], |_, _| {}).is_none());
+        }
+    }
 }

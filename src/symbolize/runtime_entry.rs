@@ -1,16 +1,19 @@
-//! Learning where the calling thread's stack enters user code, so that captures through the
-//! unwind tables can stop there (see `capture::is_stop`).
+//! Learning where the calling thread's stack enters user code by symbolizing it, so that
+//! captures through the platform unwinder can stop there (see `capture::runtime_entry`):
+//! the fallback for an executable without a symbol table.
 
-use crate::capture::{self, runtime_entry::is_stop, unwinder::MAX_FRAMES, unwinder::Unwinder};
+use crate::capture::runtime_entry::{is_stop, known_from_symbol_table};
+use crate::capture::{self, unwinder::MAX_FRAMES, unwinder::Unwinder};
 
 use super::resolve::Symbolizer;
 use super::trim::TrimOptions;
 
 /// Captures and symbolizes the calling thread's stack once, so that its runtime entry is
-/// known before the first sampled capture. Only the unwind tables need it. May allocate:
-/// call it with the reentrancy guard held.
+/// known before the first sampled capture. Only the platform unwinder needs it, and only when
+/// the executable's symbol table did not give the entry. May allocate: call it with the
+/// reentrancy guard held.
 pub(crate) fn learn_runtime_entry() {
-    if capture::unwinder() != Unwinder::UnwindTables {
+    if capture::unwinder() != Unwinder::UnwindTables || known_from_symbol_table() {
         return;
     }
     let mut frames = [0usize; MAX_FRAMES];

@@ -17,7 +17,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::rule::{Packed, Rule};
+use super::rule::Packed;
 
 /// Slots in the process's table: distinct return addresses it holds at once, if they hash
 /// apart (a 128 KiB table).
@@ -75,8 +75,8 @@ impl Cache {
     }
 
     /// Caches `rule` for `address` (nothing, if the address is outside user space).
-    pub(super) fn put(&self, address: usize, rule: Rule) {
-        if let Some(word) = Self::word(address, rule.pack().0) {
+    pub(super) fn put(&self, address: usize, rule: Packed) {
+        if let Some(word) = Self::word(address, rule.0) {
             self.slot(address).store(word, Ordering::Relaxed);
         }
     }
@@ -92,7 +92,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::cfi::rule::Base;
+    use crate::capture::cfi::rule::{Base, Rule};
 
     const A: usize = 0x7000_0000_0010;
 
@@ -110,20 +110,20 @@ mod tests {
         let cache = &CACHE;
         let get = |a| cache.get(a).map(Rule::unpack);
         assert_eq!(get(A), None);
-        cache.put(A, step(24));
+        cache.put(A, step(24).pack());
         assert_eq!(get(A), Some(step(24)));
         // Another address in the same slot evicts it, and is not mistaken for it.
         let other = (1..)
             .map(|i| A + i * 7)
             .find(|&b| core::ptr::eq(cache.slot(b), cache.slot(A)))
             .unwrap();
-        cache.put(other, Rule::Outermost);
+        cache.put(other, Rule::Outermost.pack());
         assert_eq!(get(A), None);
         assert_eq!(get(other), Some(Rule::Outermost));
         cache.clear();
         assert_eq!(get(other), None);
         // Addresses outside x86_64 user space are never cached.
-        cache.put(1 << 50, step(8));
+        cache.put(1 << 50, step(8).pack());
         assert_eq!(get(1 << 50), None);
     }
 
@@ -135,7 +135,7 @@ mod tests {
         let cache = &CACHE;
         let mut seen = std::collections::HashMap::new();
         for address in (A..A + (1 << 16)).step_by(3) {
-            cache.put(address, step(8 * (address as u32 % 1000 + 1)));
+            cache.put(address, step(8 * (address as u32 % 1000 + 1)).pack());
             assert_eq!(
                 cache.get(address).map(Rule::unpack),
                 Some(step(8 * (address as u32 % 1000 + 1)))
@@ -164,7 +164,7 @@ mod tests {
             for address in [B, c] {
                 s.spawn(move || {
                     for _ in 0..100_000 {
-                        cache.put(address, rule_of(address));
+                        cache.put(address, rule_of(address).pack());
                     }
                 });
             }

@@ -23,6 +23,7 @@ mod dlclose;
 mod lookup;
 mod rule;
 
+use super::runtime_entry::{in_entry_function, stops_enabled};
 use super::stack_bounds;
 use super::tables;
 use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
@@ -99,6 +100,7 @@ fn walk(
         bp,
         lo: sp,
         hi,
+        stop_at_entry: stops_enabled(),
     };
     let mut n = 0;
     loop {
@@ -131,12 +133,14 @@ struct Walker {
     /// inside `[lo, hi)`.
     lo: usize,
     hi: usize,
+    /// End the walk at a runtime entry function (after keeping its frame).
+    stop_at_entry: bool,
 }
 
 impl Walker {
     /// Steps to the caller: `Some(Some(return address))`, `Some(None)` at the end of the
-    /// stack (or at the first frame that fails a check), `None` for a rule this unwinder does
-    /// not follow.
+    /// stack (the outermost frame, the runtime's entry, or the first frame that fails a
+    /// check), `None` for a rule this unwinder does not follow.
     #[inline(always)]
     fn next(&mut self) -> Option<Option<usize>> {
         const WORD: usize = core::mem::size_of::<usize>();
@@ -146,6 +150,11 @@ impl Walker {
         };
         if rule.kind() != Packed::STEP {
             return (rule.kind() == Packed::OUTERMOST).then_some(None);
+        }
+        // The frame being left is the runtime's entry into user code: its return address
+        // was kept, the runtime below it is not walked.
+        if rule.is_entry() && self.stop_at_entry {
+            return Some(None);
         }
         let cfa = if rule.cfa_from_rbp() {
             self.bp
@@ -186,9 +195,12 @@ impl Walker {
 #[cold]
 #[inline(never)]
 fn miss(at: usize) -> Packed {
-    let rule = lookup::rule_at(at);
+    let mut rule = lookup::rule_at(at).pack();
+    if in_entry_function(at) {
+        rule = rule.in_entry();
+    }
     cache::CACHE.put(at, rule);
-    rule.pack()
+    rule
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub(super) enum Base {
 /// [`Rule::Unsupported`].
 pub(super) const MAX_CFA_OFFSET: u32 = 8 * 0xffff;
 
-/// A [`Rule`] in 27 bits (the rest of a cache word is the address's tag), laid out so that a
+/// A [`Rule`] in 28 bits (the rest of a cache word is the address's tag), laid out so that a
 /// step decodes it with a shift or two:
 ///
 /// - bits 0..16: the CFA offset, in words;
@@ -48,7 +48,9 @@ pub(super) const MAX_CFA_OFFSET: u32 = 8 * 0xffff;
 ///   saved (the word at the CFA belongs to the caller, so no frame saves `rbp` there);
 /// - bit 24: the CFA is computed from `rbp` (else from `rsp`);
 /// - bits 25..27: the kind: [`Packed::STEP`], [`Packed::OUTERMOST`] or
-///   [`Packed::UNSUPPORTED`] (never 0: a packed rule is never 0).
+///   [`Packed::UNSUPPORTED`] (never 0: a packed rule is never 0);
+/// - bit 27: the address is in a function where std enters user code (captures stop after
+///   it, see `capture::runtime_entry`), so the walk learns it from the word it already has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Packed(pub(super) u64);
 
@@ -58,11 +60,23 @@ impl Packed {
     pub(super) const UNSUPPORTED: u64 = 3;
     const BASE_RBP: u64 = 1 << 24;
     const KIND_SHIFT: u32 = 25;
+    const ENTRY: u64 = 1 << 27;
+
+    /// The rule marked as one in a runtime entry function.
+    pub(super) fn in_entry(self) -> Packed {
+        Packed(self.0 | Self::ENTRY)
+    }
+
+    /// Whether the address is in a runtime entry function.
+    #[inline(always)]
+    pub(super) fn is_entry(self) -> bool {
+        self.0 & Self::ENTRY != 0
+    }
 
     /// [`Packed::STEP`], [`Packed::OUTERMOST`] or [`Packed::UNSUPPORTED`].
     #[inline(always)]
     pub(super) fn kind(self) -> u64 {
-        self.0 >> Self::KIND_SHIFT
+        (self.0 >> Self::KIND_SHIFT) & 3
     }
 
     /// For a step: whether the CFA is computed from `rbp`.
@@ -215,6 +229,8 @@ mod tests {
             let packed = rule.pack();
             assert_ne!(packed.0, 0, "{rule:?} packs to the empty slot");
             assert!(packed.0 < 1 << 27, "{rule:?} does not fit in 27 bits");
+            assert_eq!(Rule::unpack(packed.in_entry()), rule);
+            assert!(packed.in_entry().is_entry() && !packed.is_entry());
             assert_eq!(Rule::unpack(packed), rule);
         }
     }

@@ -3,6 +3,7 @@
 //! the loaded modules' code, and the start-up probe that decides whether the walk is right
 //! in this build.
 
+use super::runtime_entry::is_stop;
 use super::tables;
 use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 
@@ -111,14 +112,25 @@ fn walk(mut fp: usize, lo: usize, hi: usize, out: &mut [usize; MAX_FRAMES]) -> u
     while let Some(ret) = next() {
         if n == MAX_FRAMES - 1 {
             let mut left_out = 1;
-            while left_out < MAX_COUNTED && next().is_some() {
-                left_out += 1;
+            let mut last = ret;
+            while left_out < MAX_COUNTED && !is_stop(last) {
+                match next() {
+                    Some(ret) => {
+                        left_out += 1;
+                        last = ret;
+                    }
+                    None => break,
+                }
             }
             out[n] = cut_marker(left_out);
             return MAX_FRAMES;
         }
         out[n] = ret;
         n += 1;
+        // Keep the runtime's entry frame (the bottom trim looks for it), then stop.
+        if is_stop(ret) {
+            break;
+        }
     }
     n
 }
