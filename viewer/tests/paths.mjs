@@ -8,7 +8,11 @@ export const testsDir = path.dirname(fileURLToPath(import.meta.url));
 export const viewerDir = path.dirname(testsDir);
 export const repoDir = path.dirname(viewerDir);
 export const fixturesDir = path.join(testsDir, "fixtures");
-export const screenshotsDir = path.join(viewerDir, "screenshots");
+// Screenshots of each view: into target/ (the README's committed ones stay as they are)
+// unless ALLOCSITE_UPDATE_SCREENSHOTS=1 asks to refresh viewer/screenshots/.
+export const screenshotsDir = process.env.ALLOCSITE_UPDATE_SCREENSHOTS === "1"
+  ? path.join(viewerDir, "screenshots")
+  : path.join(repoDir, "target", "viewer-screenshots");
 export const viewerUrl = pathToFileURL(path.join(viewerDir, "index.html")).href;
 
 export const fixture = (name) => path.join(fixturesDir, name);

@@ -10,7 +10,8 @@
 # Environment: CHROMIUM (default /usr/bin/chromium), DH_VIEW_HTML (default
 # /usr/libexec/valgrind/dh_view.html), DHAT_TO_HTML_MANIFEST (Cargo.toml used to build
 # examples/dhat_to_html with its `report` feature; default the repository's).
-# The tests write screenshots of each view to viewer/screenshots/.
+# The tests write screenshots of each view to target/viewer-screenshots/; with
+# ALLOCSITE_UPDATE_SCREENSHOTS=1 they refresh the README's, in viewer/screenshots/.
 set -euo pipefail
 viewer="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$viewer"
