@@ -30,6 +30,12 @@ const TAG_BITS: u32 = 33;
 /// The rule's share of a word.
 const RULE_BITS: u32 = 64 - TAG_BITS;
 
+/// Lookups are for addresses at or above this one: below it, addresses have the empty
+/// slot's tag (0), and [`Cache::get`] does not test for an empty slot. The walk stops at a
+/// return address at or below it (no code is mapped in the first 16 KiB), so the address
+/// it looks up (one byte before) is never below it; its first address is in `capture`.
+pub(super) const LOWEST_ADDRESS: usize = 1 << TAG_SHIFT;
+
 /// The process's rule cache.
 pub(super) static CACHE: Cache = Cache::new();
 
@@ -65,13 +71,15 @@ impl Cache {
         (tag >> TAG_BITS == 0 && rule >> RULE_BITS == 0).then_some((tag << RULE_BITS) | rule)
     }
 
-    /// The cached rule for `address`, if there is one.
+    /// The cached rule for `address` (at least [`LOWEST_ADDRESS`]), if there is one.
     #[inline(always)]
     pub(super) fn get(&self, address: usize) -> Option<Packed> {
+        debug_assert!(address >= LOWEST_ADDRESS);
         let word = self.slot(address).load(Ordering::Relaxed);
-        // An empty slot is 0: a tag of 0 (addresses below 16 KiB, never code) and no rule.
+        // An empty slot is 0, whose tag is 0: never the tag of an address from
+        // `LOWEST_ADDRESS` up, so it is a miss without a test of its own.
         let tag = (address as u64) >> TAG_SHIFT;
-        (word >> RULE_BITS == tag && word != 0).then_some(Packed(word & ((1 << RULE_BITS) - 1)))
+        (word >> RULE_BITS == tag).then_some(Packed(word & ((1 << RULE_BITS) - 1)))
     }
 
     /// Caches `rule` for `address` (nothing, if the address is outside user space).
@@ -110,6 +118,8 @@ mod tests {
         let cache = &CACHE;
         let get = |a| cache.get(a).map(Rule::unpack);
         assert_eq!(get(A), None);
+        // An empty slot is a miss, down to the lowest address looked up.
+        assert_eq!(get(LOWEST_ADDRESS), None);
         cache.put(A, step(24).pack());
         assert_eq!(get(A), Some(step(24)));
         // Another address in the same slot evicts it, and is not mistaken for it.

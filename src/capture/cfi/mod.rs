@@ -100,7 +100,7 @@ fn walk(
         bp,
         lo: sp,
         hi,
-        stop_at_entry: stops_enabled(),
+        continue_mask: Packed::continue_mask(stops_enabled()),
     };
     let mut n = 0;
     loop {
@@ -133,8 +133,9 @@ struct Walker {
     /// inside `[lo, hi)`.
     lo: usize,
     hi: usize,
-    /// End the walk at a runtime entry function (after keeping its frame).
-    stop_at_entry: bool,
+    /// Which rules let the walk go on ([`Packed::continue_mask`]): it ends at a runtime
+    /// entry function (after keeping its frame) when captures stop there.
+    continue_mask: u64,
 }
 
 impl Walker {
@@ -148,13 +149,10 @@ impl Walker {
             Some(rule) => rule,
             None => miss(self.at),
         };
-        if rule.kind() != Packed::STEP {
-            return (rule.kind() == Packed::OUTERMOST).then_some(None);
-        }
-        // The frame being left is the runtime's entry into user code: its return address
-        // was kept, the runtime below it is not walked.
-        if rule.is_entry() && self.stop_at_entry {
-            return Some(None);
+        if !rule.continues(self.continue_mask) {
+            // The end of the stack (the outermost frame, or the runtime's entry into user
+            // code, whose return address was kept), or a rule to hand to the platform.
+            return (rule.kind() != Packed::UNSUPPORTED).then_some(None);
         }
         let cfa = if rule.cfa_from_rbp() {
             self.bp
@@ -174,15 +172,19 @@ impl Walker {
         let ret = unsafe { core::ptr::read((cfa - WORD) as *const usize) };
         let saved_rbp = rule.saved_rbp();
         if saved_rbp != 0 {
+            // Below the return address (`rule::SAVED_RBP_RANGE`): `slot < cfa - 8 < hi`.
             let slot = cfa.wrapping_add_signed(saved_rbp);
-            if slot < self.lo || slot > self.hi - WORD {
+            if slot < self.lo {
                 return Some(None);
             }
             // SAFETY: as above: `slot` is aligned (the CFA is, the offset is a multiple of
-            // 8) and was just checked to be inside `[lo, hi)`.
+            // 8), at least `lo` (just checked) and below `cfa - 8`, so inside `[lo, hi)`.
             self.bp = unsafe { core::ptr::read(slot as *const usize) };
         }
-        if ret < 4096 {
+        // No code is mapped in the first pages; a return address there ends the stack. It
+        // also keeps every address the walk looks up out of the cache's empty-slot tag
+        // (`cache::Cache::get`).
+        if ret <= cache::LOWEST_ADDRESS {
             return Some(None);
         }
         self.sp = cfa;

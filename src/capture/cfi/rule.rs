@@ -60,7 +60,23 @@ impl Packed {
     pub(super) const UNSUPPORTED: u64 = 3;
     const BASE_RBP: u64 = 1 << 24;
     const KIND_SHIFT: u32 = 25;
+    const KIND_MASK: u64 = 3 << Self::KIND_SHIFT;
     const ENTRY: u64 = 1 << 27;
+
+    /// The mask for [`Packed::continues`]: the kind, and the entry bit when captures stop at
+    /// the runtime's entry.
+    #[inline(always)]
+    pub(super) const fn continue_mask(stop_at_entry: bool) -> u64 {
+        Self::KIND_MASK | if stop_at_entry { Self::ENTRY } else { 0 }
+    }
+
+    /// Whether the walk goes on to the caller: a step, and not a runtime entry where the
+    /// walk stops (`mask` from [`Packed::continue_mask`]). One test for both, as every
+    /// frame of every capture asks it.
+    #[inline(always)]
+    pub(super) fn continues(self, mask: u64) -> bool {
+        self.0 & mask == Self::STEP << Self::KIND_SHIFT
+    }
 
     /// The rule marked as one in a runtime entry function.
     pub(super) fn in_entry(self) -> Packed {
@@ -68,7 +84,7 @@ impl Packed {
     }
 
     /// Whether the address is in a runtime entry function.
-    #[inline(always)]
+    #[cfg(test)]
     pub(super) fn is_entry(self) -> bool {
         self.0 & Self::ENTRY != 0
     }
@@ -138,8 +154,10 @@ impl Rule {
     }
 }
 
-/// Where a saved `rbp` may be, relative to the CFA, for a rule to hold it.
-const SAVED_RBP_RANGE: core::ops::RangeInclusive<i16> = -1024..=1016;
+/// Where a saved `rbp` may be, relative to the CFA, for a rule to hold it: below the return
+/// address (at `CFA - 8`), where a frame pushes what it saves. The walk relies on it: a slot
+/// at `CFA - 16` or lower is below the stack base whenever the CFA is not above it.
+pub(super) const SAVED_RBP_RANGE: core::ops::RangeInclusive<i16> = -1024..=-16;
 
 /// DWARF register numbers of x86_64 (System V psABI, figure 3.36).
 mod register {
@@ -231,6 +249,12 @@ mod tests {
             assert!(packed.0 < 1 << 27, "{rule:?} does not fit in 27 bits");
             assert_eq!(Rule::unpack(packed.in_entry()), rule);
             assert!(packed.in_entry().is_entry() && !packed.is_entry());
+            let step = matches!(rule, Rule::Step { .. });
+            for stop in [false, true] {
+                let mask = Packed::continue_mask(stop);
+                assert_eq!(packed.continues(mask), step, "{rule:?}");
+                assert_eq!(packed.in_entry().continues(mask), step && !stop, "{rule:?}");
+            }
             assert_eq!(Rule::unpack(packed), rule);
         }
     }
