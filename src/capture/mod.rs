@@ -68,9 +68,11 @@
 
 use std::sync::OnceLock;
 
+mod origin;
 pub(crate) mod runtime_entry;
 pub(crate) mod unwinder;
 
+pub(crate) use origin::Origin;
 use unwinder::{MAX_FRAMES, Unwinder};
 
 /// What [`unwinder`] found, computed once per process.
@@ -126,6 +128,27 @@ pub(crate) fn capture(unwinder: Unwinder, out: &mut [usize; MAX_FRAMES]) -> usiz
         Unwinder::FramePointers => fp::capture(out),
         Unwinder::CachedUnwindTables => cfi::capture(out),
         Unwinder::UnwindTables => tables::capture(out),
+    }
+}
+
+/// Like [`capture`], but the stack starts at the frame that took `origin` with
+/// [`Origin::here`]: the first address is the return address into that frame's caller
+/// (with [`Unwinder::UnwindTables`], an address inside that frame), and the frames between it
+/// and this call are not walked. `origin` must come from a frame of this thread that is still
+/// running (see [`Origin`]); one that is not is ignored, and the capture starts here.
+///
+/// Same guarantees as [`capture`]: never allocates, never panics, never reads outside the
+/// current thread's stack.
+#[inline(never)]
+pub(crate) fn capture_from(
+    unwinder: Unwinder,
+    origin: Origin,
+    out: &mut [usize; MAX_FRAMES],
+) -> usize {
+    match unwinder {
+        Unwinder::FramePointers => fp::capture_from(origin, out),
+        Unwinder::CachedUnwindTables => cfi::capture_from(origin, out),
+        Unwinder::UnwindTables => tables::capture_above(origin.sp, out),
     }
 }
 
@@ -241,6 +264,11 @@ mod cfi {
     pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
         tables::capture(out)
     }
+
+    #[inline(always)]
+    pub(super) fn capture_from(origin: super::Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
+        tables::capture_above(origin.sp, out)
+    }
 }
 
 /// The frame-pointer walk, where it exists.
@@ -268,6 +296,11 @@ mod fp {
     #[inline(always)]
     pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
         tables::capture(out)
+    }
+
+    #[inline(always)]
+    pub(super) fn capture_from(origin: super::Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
+        tables::capture_above(origin.sp, out)
     }
 }
 
@@ -298,7 +331,7 @@ mod tests {
     }
 
     /// The unwinders that are correct in this build.
-    fn available() -> Vec<Unwinder> {
+    pub(super) fn available() -> Vec<Unwinder> {
         let mut v = vec![Unwinder::UnwindTables];
         if supported(Unwinder::CachedUnwindTables) {
             v.push(Unwinder::CachedUnwindTables);
@@ -311,14 +344,14 @@ mod tests {
 
     /// Matches `name` or `path::to::name`: with `debug = "line-tables-only"` DWARF has no
     /// linkage names, so functions are named without their module path.
-    fn is_fn(function: &str, name: &str) -> bool {
+    pub(super) fn is_fn(function: &str, name: &str) -> bool {
         function == name
             || function
                 .strip_suffix(name)
                 .is_some_and(|p| p.ends_with("::"))
     }
 
-    fn names(ips: &[usize]) -> Vec<String> {
+    pub(super) fn names(ips: &[usize]) -> Vec<String> {
         let untrimmed = TrimOptions {
             top: false,
             bottom: false,

@@ -7,15 +7,21 @@ use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 /// Captures with `backtrace`'s unsynchronized tracer. Inlined into [`super::capture`].
 #[inline(always)]
 pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-    // Frames of the tracer itself (called from here) have a stack address at or below
-    // this local; skip them.
-    let marker = 0u8;
-    let here = core::hint::black_box(&marker) as *const u8 as usize;
+    // Leaves out this frame too, and the tracer's (its callees).
+    capture_above(super::origin::Origin::here().sp + 1, out)
+}
+
+/// Captures the frames whose stack pointer (as the platform unwinder reports it: the frame's
+/// own, at its call to the next frame) is at or above `limit`. With the stack pointer an
+/// `Origin` holds, the stack starts at the frame that took it: every frame it called since,
+/// the tracer's among them, is below.
+#[inline(always)]
+pub(super) fn capture_above(limit: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
     let mut n = 0;
     // Frames beyond MAX_FRAMES - 1, counted once the stack is known to be cut.
     let mut left_out = 0;
     let mut record = |frame: &backtrace::Frame| {
-        if (frame.sp() as usize) <= here && !frame.sp().is_null() {
+        if (frame.sp() as usize) < limit && !frame.sp().is_null() {
             return true;
         }
         let ip = frame.ip() as usize;

@@ -9,6 +9,7 @@ use super::counters::{add_orphan, orphan_block};
 use super::recorder::{self, live::maybe_recorded};
 use super::scope::table::AllocationKind;
 use super::thread::{self as thread_state, Counters, ThreadState};
+use crate::capture::Origin;
 
 /// Aborts the process if dropped during unwinding: nothing may unwind out of a
 /// `GlobalAlloc` method. Forgotten on the normal path, so it costs nothing there.
@@ -56,6 +57,9 @@ pub(crate) fn on_alloc(pointer: *mut u8, size: usize) -> *mut u8 {
 /// after thread exit, inside a budget scope, or an event (publication, sample) is due.
 #[inline(never)]
 fn on_alloc_general(pointer: *mut u8, size: usize) -> *mut u8 {
+    // A recorded stack starts at this frame's caller (`__rust_alloc`): the frames below this
+    // one are allocsite's and are not walked.
+    let origin = Origin::here();
     thread_state::with(|thread| {
         if thread.is_busy() {
             return;
@@ -71,7 +75,14 @@ fn on_alloc_general(pointer: *mut u8, size: usize) -> *mut u8 {
         };
         if weight.is_some() || thread.scope() != 0 {
             slow_path(thread, || {
-                recorder::on_allocation(thread, pointer, size, AllocationKind::Alloc, weight);
+                recorder::on_allocation(
+                    thread,
+                    pointer,
+                    size,
+                    AllocationKind::Alloc,
+                    weight,
+                    origin,
+                );
             });
         }
     });
@@ -148,7 +159,7 @@ pub(crate) fn after_plain_realloc(
     if counted {
         return new_pointer;
     }
-    count_reallocation(new_pointer, old_size, new_size)
+    count_reallocation(new_pointer, old_size, new_size, None)
 }
 
 /// Every realloc that is not plain; `reallocate` performs the inner allocator's realloc.
@@ -173,6 +184,8 @@ fn on_realloc_general(
     new_size: usize,
     reallocate: impl FnOnce() -> *mut u8,
 ) -> *mut u8 {
+    // Inlined into the frame `__rust_realloc` calls: a recorded stack starts at its caller.
+    let origin = Origin::here();
     let settlement = thread_state::with(|thread| {
         if thread.is_busy() || !(maybe_recorded(pointer) || thread.scope() != 0) {
             return None;
@@ -202,12 +215,20 @@ fn on_realloc_general(
     if thread_state::with(|thread| thread.is_busy()) {
         return new_pointer;
     }
-    count_reallocation(new_pointer, old_size, new_size)
+    count_reallocation(new_pointer, old_size, new_size, Some(origin))
 }
 
-/// The accounting of a successful realloc, off the fast path.
+/// The accounting of a successful realloc, off the fast path. A recorded stack starts at
+/// `origin`, taken by the caller in the frame `__rust_realloc` called, or else at this
+/// frame's caller.
 #[inline(never)]
-fn count_reallocation(new_pointer: *mut u8, old_size: usize, new_size: usize) -> *mut u8 {
+fn count_reallocation(
+    new_pointer: *mut u8,
+    old_size: usize,
+    new_size: usize,
+    origin: Option<Origin>,
+) -> *mut u8 {
+    let origin = origin.unwrap_or_else(Origin::here);
     thread_state::with(|thread| {
         count_free(thread, old_size, false);
         let weight = match thread.counters() {
@@ -227,6 +248,7 @@ fn count_reallocation(new_pointer: *mut u8, old_size: usize, new_size: usize) ->
                     new_size,
                     AllocationKind::Realloc,
                     weight,
+                    origin,
                 );
             });
         }

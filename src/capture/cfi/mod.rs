@@ -23,6 +23,7 @@ mod dlclose;
 mod lookup;
 mod rule;
 
+use super::origin::Origin;
 use super::runtime_entry::{in_entry_function, stops_enabled};
 use super::stack_bounds;
 use super::tables;
@@ -46,40 +47,38 @@ pub(super) fn flush() {
     cache::flush();
 }
 
-/// The registers a capture starts from: an address inside [`capture`], and the stack and
-/// frame pointers at that address.
-#[inline(always)]
-fn registers() -> (usize, usize, usize) {
-    let (ip, sp, bp): (usize, usize, usize);
-    // SAFETY: copies the instruction, stack and frame pointers into general registers;
-    // touches no memory and changes no flags. All three are read at the same instruction,
-    // so the unwind row for `ip` describes this `sp`.
-    unsafe {
-        core::arch::asm!(
-            "lea {ip}, [rip]",
-            "mov {sp}, rsp",
-            "mov {bp}, rbp",
-            ip = out(reg) ip,
-            sp = out(reg) sp,
-            bp = out(reg) bp,
-            options(nomem, nostack, preserves_flags)
-        );
-    }
-    (ip, sp, bp)
-}
-
 /// Inlined into `capture::capture`, so the first frame is `capture`'s own and the first
 /// address written is the return address into its caller.
 #[inline(always)]
 pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-    let (ip, sp, bp) = registers();
+    let here = Origin::here();
+    // The platform's stack, if it is needed, leaves out this frame as `tables::capture` does.
+    walk_from(here, here.sp + 1, out)
+}
+
+/// Inlined into `capture::capture_from`: the first address written is the return address
+/// into the caller of the frame that took `origin`, if that frame is above this one.
+#[inline(always)]
+pub(super) fn capture_from(origin: Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
+    let here = Origin::here();
+    // A live frame further up this stack has a higher stack pointer; anything else is not
+    // one (an origin from another thread, or from a frame that has returned).
+    let origin = if origin.sp >= here.sp { origin } else { here };
+    walk_from(origin, origin.sp, out)
+}
+
+/// Walks from `origin`, or has the platform unwinder capture the frames whose stack pointer is
+/// at least `platform_limit` (see `tables::capture_above`) where this walk cannot.
+#[inline(always)]
+fn walk_from(origin: Origin, platform_limit: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
+    let Origin { ip, sp, fp: bp } = origin;
     match stack_bounds::current() {
         Some((lo, hi)) if lo <= sp && sp < hi => match walk(ip, sp, bp, hi, out) {
             Some(n) => n,
-            None => tables::capture(out),
+            None => tables::capture_above(platform_limit, out),
         },
         // Unknown bounds, or running on an alternate (signal or coroutine) stack.
-        _ => tables::capture(out),
+        _ => tables::capture_above(platform_limit, out),
     }
 }
 
@@ -212,15 +211,15 @@ mod tests {
     #[inline(never)]
     fn from_here(window: usize, out: &mut [usize; MAX_FRAMES]) -> Option<usize> {
         init();
-        let (ip, sp, bp) = registers();
-        walk(ip, sp, bp, sp + window, core::hint::black_box(out))
+        let Origin { ip, sp, fp } = Origin::here();
+        walk(ip, sp, fp, sp + window, core::hint::black_box(out))
     }
 
     #[test]
     fn the_walk_never_reads_past_the_stack_window() {
         let mut whole = [0; MAX_FRAMES];
         let depth = from_here(
-            stack_bounds::current().unwrap().1 - registers().1,
+            stack_bounds::current().unwrap().1 - Origin::here().sp,
             &mut whole,
         );
         assert!(depth.unwrap() > 3, "{depth:?}");

@@ -3,6 +3,7 @@
 //! the loaded modules' code, and the start-up probe that decides whether the walk is right
 //! in this build.
 
+use super::origin::Origin;
 use super::runtime_entry::is_stop;
 use super::tables;
 use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
@@ -14,36 +15,6 @@ pub(super) const SUPPORTED: bool = true;
 /// Collects the loaded modules' code ranges (once); may allocate.
 pub(super) fn init_code_ranges() {
     code_ranges::init();
-}
-
-/// The current frame pointer and stack pointer.
-#[inline(always)]
-fn registers() -> (usize, usize) {
-    let fp: usize;
-    let sp: usize;
-    // SAFETY: copies two registers into general registers; touches no memory.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        core::arch::asm!(
-            "mov {fp}, rbp",
-            "mov {sp}, rsp",
-            fp = out(reg) fp,
-            sp = out(reg) sp,
-            options(nomem, nostack, preserves_flags)
-        );
-    }
-    // SAFETY: as above.
-    #[cfg(target_arch = "aarch64")]
-    unsafe {
-        core::arch::asm!(
-            "mov {fp}, x29",
-            "mov {sp}, sp",
-            fp = out(reg) fp,
-            sp = out(reg) sp,
-            options(nomem, nostack, preserves_flags)
-        );
-    }
-    (fp, sp)
 }
 
 /// Removes pointer-authentication bits (aarch64 `pac-ret` code signs saved return
@@ -60,11 +31,31 @@ fn strip(ret: usize) -> usize {
 /// Inlined into [`super::capture`], so the frame pointer read is `capture`'s own.
 #[inline(always)]
 pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-    let (fp, sp) = registers();
+    let here = Origin::here();
+    // The platform's stack, if it is needed, leaves out this frame as `tables::capture` does.
+    walk_from(here, here.sp + 1, out)
+}
+
+/// Inlined into [`super::capture_from`]: the walk starts at the frame record of the frame
+/// that took `origin`, if that frame is above this one.
+#[inline(always)]
+pub(super) fn capture_from(origin: Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
+    let here = Origin::here();
+    // A live frame further up this stack has a higher stack pointer; anything else is not
+    // one (an origin from another thread, or from a frame that has returned).
+    let origin = if origin.sp >= here.sp { origin } else { here };
+    walk_from(origin, origin.sp, out)
+}
+
+/// Walks from `origin`, or has the platform unwinder capture the frames whose stack pointer is
+/// at least `platform_limit` (see `tables::capture_above`) where this walk cannot.
+#[inline(always)]
+fn walk_from(origin: Origin, platform_limit: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
+    let Origin { sp, fp, .. } = origin;
     match super::stack_bounds::current() {
         Some((lo, hi)) if lo <= sp && sp < hi => walk(fp, sp, hi, out),
         // Unknown bounds, or running on an alternate (signal or coroutine) stack.
-        _ => tables::capture(out),
+        _ => tables::capture_above(platform_limit, out),
     }
 }
 

@@ -34,12 +34,15 @@ use crate::capture::unwinder::MAX_FRAMES;
 
 /// The slow path of an allocation (or of a realloc's new block): records it with its stack
 /// when it is sampled (`weight`, decided by the thread's countdown) or inside a budget scope.
+/// The stack starts at `origin`, which the hook took in the frame the allocator's entry
+/// point called (see [`capture::capture_from`]).
 pub(crate) fn on_allocation(
     thread: &ThreadState,
     address: *mut u8,
     size: usize,
     kind: AllocationKind,
     weight: Option<f64>,
+    origin: capture::Origin,
 ) {
     let scope = thread.scope();
     let session = session::current();
@@ -52,7 +55,7 @@ pub(crate) fn on_allocation(
         // scope still counts the allocation.
         if scope != 0 {
             let mut frames = [0usize; MAX_FRAMES];
-            let depth = capture::capture(capture::unwinder(), &mut frames);
+            let depth = capture::capture_from(capture::unwinder(), origin, &mut frames);
             admit(thread, scope, 0, size, kind, &frames[..depth]);
         }
         return;
@@ -60,7 +63,7 @@ pub(crate) fn on_allocation(
     // SAFETY: this thread owns `local` and runs its recording path (busy); the buffer is
     // borrowed only here, until this function returns.
     let frames = unsafe { local.stack_buffer() };
-    let depth = capture::capture(capture::unwinder(), frames);
+    let depth = capture::capture_from(capture::unwinder(), origin, frames);
     let stack = &frames[..depth];
     let Some(site) = local.site(stack) else {
         if scope != 0 {
