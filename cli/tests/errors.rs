@@ -266,7 +266,7 @@ fn usage_mistakes_are_status_2() {
         ),
         (
             vec!["diff", "a", "b", "--fail-above", "much"],
-            "error: --fail-above takes a percentage such as 5 or 2.5, not 'much'",
+            "error: --fail-above takes a percentage of 0 or more such as 5 or 2.5, not 'much'",
         ),
         (
             vec!["summary", "--top", "-1", "x.json"],
