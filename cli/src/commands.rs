@@ -18,6 +18,15 @@ use crate::Failure;
 /// and the problem, with the line and column for JSON errors.
 pub(crate) fn read_profile(path: &Path) -> Result<DhatFile, Failure> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        // `allocsite convert --to pprof` and `.pprof(…)` write gzip: the likeliest mix-up.
+        return Err(format!(
+            "{}: not a DHAT file: gzip-compressed (a pprof profile? open it with go tool pprof; \
+             a compressed DHAT file: gunzip it first)",
+            path.display()
+        )
+        .into());
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "{}: not a DHAT file: not UTF-8 text (byte {} is not valid UTF-8)",
