@@ -240,7 +240,9 @@ impl ScopeHandle {
 /// });
 /// if let Ok((bytes, usage)) = measured.await {
 ///     assert_eq!(bytes.len(), 100);
-///     assert_eq!(usage.leaked_blocks, 1); // the vector (tokio's task is freed by now)
+///     // The vector; and tokio's task when its worker thread has not yet dropped its
+///     // reference (it may do so after `task.await` returns).
+///     assert!((1..=2).contains(&usage.leaked_blocks));
 ///     assert!(usage.bytes_allocated >= 100); // and tokio's task itself
 /// }
 /// # }
