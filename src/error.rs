@@ -13,7 +13,10 @@ pub const INSTALL_LINE: &str =
 /// let error = allocsite::Error::AlreadyRunning;
 /// assert!(error.to_string().contains("already running"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` form is the same message, since `fn main() -> Result<(), allocsite::Error>`
+/// prints an error returned from `main` with `Debug`.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The crate was built without the `track` cargo feature, so nothing is counted.
@@ -109,4 +112,36 @@ impl fmt::Display for Error {
     }
 }
 
+/// The message, as `Display` writes it: `main` returning `Err` prints it after `Error: `, and
+/// the message already names the variable, path or feature at fault (a derived form printed
+/// `BadEnvironment { name: "ALLOCSITE_SAMPLE_BYTES", value: "bogus", expected: … }`).
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_the_message_that_main_prints() {
+        let error = Error::BadEnvironment {
+            name: "ALLOCSITE_SAMPLE_BYTES",
+            value: "bogus".to_owned(),
+            expected: "a number of bytes",
+        };
+        assert_eq!(
+            format!("{error:?}"),
+            "environment variable ALLOCSITE_SAMPLE_BYTES=\"bogus\" is invalid: expected a number of bytes"
+        );
+        let error = Error::Write {
+            path: PathBuf::from("/nonexistent/x.json"),
+            reason: "No such file or directory (os error 2)".to_owned(),
+        };
+        assert_eq!(format!("{error:?}"), error.to_string());
+    }
+}

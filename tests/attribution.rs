@@ -104,8 +104,15 @@ fn a_broken_budget_names_the_user_s_line_first_and_counts_the_sites_not_shown() 
     );
     // Eight sites shown, then the other three counted.
     assert_eq!(lines[heading + 9], "    … and 3 more sites", "{message}");
+    // serde_json's buffer grew once: the sites' counts include that reallocation.
+    assert_eq!(
+        lines[heading + 10],
+        "    (the sites' counts include the scope's 1 reallocation: each counts as one more \
+         allocation, as in DHAT)",
+        "{message}"
+    );
     assert!(
-        lines[heading + 10].starts_with("  profile of the scope: "),
+        lines[heading + 11].starts_with("  profile of the scope: "),
         "{message}"
     );
     assert!(!message.contains("allocsite::"), "{message}");

@@ -278,6 +278,53 @@ fn broken_budget_names_this_file_and_the_allocating_line() {
     assert_eq!(profile.total_blocks(), 4.0);
 }
 
+/// One allocation and, as it grows, reallocations (capacity 4, 8, 16, 32, 64).
+#[inline(never)]
+fn grows_a_vector() -> Vec<u64> {
+    let mut out = Vec::new();
+    for i in 0..64 {
+        out.push(black_box(i));
+    }
+    out
+}
+
+#[test]
+fn a_failure_says_its_sites_count_reallocations_too() {
+    let (_, usage) = allocsite::measure(grows_a_vector).unwrap();
+    assert!(usage.reallocations > 0, "{usage:?}");
+    let result = std::panic::catch_unwind(|| {
+        allocsite::Budget::new()
+            .max_allocations(0)
+            .run(grows_a_vector)
+    });
+    let message = *result.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.contains(&format!(
+            "  allocations: {}, budget at most 0\n",
+            usage.allocations
+        )),
+        "{message}"
+    );
+    let site_count = usage.allocations + usage.reallocations;
+    assert!(
+        message.contains(&format!("({site_count} allocations, ")),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "(the sites' counts include the scope's {} reallocations: each counts as one more \
+             allocation, as in DHAT)",
+            usage.reallocations
+        )),
+        "{message}"
+    );
+    // Without reallocations there is nothing to explain.
+    let result =
+        std::panic::catch_unwind(|| allocsite::assert_allocs!(<= 1, makes_three_strings()));
+    let message = *result.unwrap_err().downcast::<String>().unwrap();
+    assert!(!message.contains("the sites' counts include"), "{message}");
+}
+
 #[test]
 fn committed_baseline_passes() {
     let words = allocsite::assert_baseline!("tests/baselines/split_words.txt", {

@@ -13,6 +13,9 @@
 //! - `mybench`, the criterion benchmark, checked when this test is built with the
 //!   `criterion` feature.
 //!
+//! The sample output's references to lines of `examples/profile.rs` and
+//! `tests/attribution.rs` are checked against those files.
+//!
 //! The crates share a target directory with the other side crates (`tests/support`), so
 //! allocsite compiles once for all of them.
 
@@ -129,6 +132,52 @@ fn the_dependency_lines_work_before_allocsite_is_on_crates_io() {
         readme().contains("# allocsite = \"0.1\""),
         "the crates.io line is kept, commented, for when allocsite is published"
     );
+}
+
+/// The README's sample output names lines of allocsite's own files (`examples/profile.rs:84`
+/// after a call site `… collect ← profile::parse_log`, `tests/attribution.rs:24  …Box<T>::new
+/// ← …`): each such line must still make the call the README says it makes, so that the
+/// sample stays true when the file is edited.
+#[test]
+fn the_sample_output_names_lines_that_make_the_calls_it_says() {
+    let readme = readme();
+    let mut checked = 0;
+    for (number, line) in readme.lines().enumerate() {
+        for file in ["examples/profile.rs", "tests/attribution.rs"] {
+            let Some(at) = line.find(&format!("{file}:")) else {
+                continue;
+            };
+            let digits: String = line[at + file.len() + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let Some(callee) = line[..at]
+                .rfind(" \u{2190} ")
+                .map(|arrow| &line[..arrow])
+                .or_else(|| {
+                    line[at..]
+                        .find(" \u{2190} ")
+                        .map(|arrow| &line[at..at + arrow])
+                })
+            else {
+                continue;
+            };
+            // The callee's method: the last path segment of the frame before the arrow.
+            let method = callee.rsplit("::").next().unwrap().trim();
+            let source = std::fs::read_to_string(support::allocsite_dir().join(file)).unwrap();
+            let named: usize = digits.parse().unwrap();
+            let text = source.lines().nth(named - 1).unwrap_or("");
+            assert!(
+                text.contains(method),
+                "README.md line {}: {file}:{named} is `{}`, which does not call `{method}`: \
+                 the sample output is out of date (run it again, or renumber the lines)",
+                number + 1,
+                text.trim()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} sample lines found");
 }
 
 /// Writes the crate `name` from the README's blocks into a fresh directory and returns it.

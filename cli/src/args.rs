@@ -350,10 +350,12 @@ impl Options {
                     number
                         .parse::<f64>()
                         .ok()
-                        .filter(|limit| limit.is_finite())
+                        // A negative limit would fail a total that did not grow, saying
+                        // it grew by more than the limit.
+                        .filter(|limit| limit.is_finite() && *limit >= 0.0)
                         .ok_or_else(|| {
                             format!(
-                                "--fail-above takes a percentage such as 5 or 2.5, not '{}'",
+                                "--fail-above takes a percentage of 0 or more such as 5 or 2.5, not '{}'",
                                 text()
                             )
                         })?,
@@ -547,7 +549,11 @@ mod tests {
         );
         assert_eq!(
             error(&["diff", "a", "b", "--fail-above", "lots"]),
-            "--fail-above takes a percentage such as 5 or 2.5, not 'lots'"
+            "--fail-above takes a percentage of 0 or more such as 5 or 2.5, not 'lots'"
+        );
+        assert_eq!(
+            error(&["diff", "a", "b", "--fail-above", "-5"]),
+            "--fail-above takes a percentage of 0 or more such as 5 or 2.5, not '-5'"
         );
         assert_eq!(
             error(&["convert", "p.json"]),

@@ -18,6 +18,15 @@ use crate::Failure;
 /// and the problem, with the line and column for JSON errors.
 pub(crate) fn read_profile(path: &Path) -> Result<DhatFile, Failure> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        // `allocsite convert --to pprof` and `.pprof(…)` write gzip: the likeliest mix-up.
+        return Err(format!(
+            "{}: not a DHAT file: gzip-compressed (a pprof profile? open it with go tool pprof; \
+             a compressed DHAT file: gunzip it first)",
+            path.display()
+        )
+        .into());
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "{}: not a DHAT file: not UTF-8 text (byte {} is not valid UTF-8)",
@@ -48,6 +57,26 @@ fn kind(file: &DhatFile) -> &str {
     file.mode.strip_prefix("rust-").unwrap_or(&file.mode)
 }
 
+/// Fails when `metric` needs block lifetimes that `file` does not record (a peak or an end
+/// would be all zeros); `verb` is what the user asked for ("compare", "convert").
+fn has_metric(
+    path: &Path,
+    file: &DhatFile,
+    metric: FoldedMetric,
+    verb: &str,
+) -> Result<(), Failure> {
+    if matches!(metric, FoldedMetric::PeakBytes | FoldedMetric::EndBytes) && !file.block_lifetimes {
+        return Err(format!(
+            "{} records no block lifetimes (bklt is false), so it has no {}; \
+             {verb} total-bytes or total-blocks",
+            path.display(),
+            metric.name()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 pub(crate) fn diff(
     before_path: &Path,
     after_path: &Path,
@@ -67,18 +96,8 @@ pub(crate) fn diff(
         )
         .into());
     }
-    if matches!(metric, FoldedMetric::PeakBytes | FoldedMetric::EndBytes) {
-        for (path, file) in [(before_path, &before), (after_path, &after)] {
-            if !file.block_lifetimes {
-                return Err(format!(
-                    "{} records no block lifetimes (bklt is false), so it has no {}; \
-                     compare total-bytes or total-blocks",
-                    path.display(),
-                    metric.name()
-                )
-                .into());
-            }
-        }
+    for (path, file) in [(before_path, &before), (after_path, &after)] {
+        has_metric(path, file, metric, "compare")?;
     }
     let diff = CallSiteDiff::new(&before, &after, metric);
     let mut out = io::stdout().lock();
@@ -181,6 +200,10 @@ pub(crate) fn convert(
     metric: FoldedMetric,
 ) -> Result<(), Failure> {
     let file = read_profile(path)?;
+    // A pprof file carries every figure (`--metric` is for folded output only).
+    if format == OutputFormat::Folded {
+        has_metric(path, &file, metric, "convert")?;
+    }
     let mut options = OutputOptions::default();
     options.folded_metric = metric;
     let write = |out: &mut dyn Write| -> io::Result<()> { format.write(&file, &options, out) };

@@ -206,6 +206,25 @@ fn diff_of_files_from_different_tools() {
         error.contains("records no block lifetimes (bklt is false), so it has no peak-bytes"),
         "{error}"
     );
+    // Nor do they convert: folded stacks of a figure the file lacks were empty, status 0.
+    let error = run(&[
+        &"convert",
+        &fixture("allocsite-budget-serde.json"),
+        &"--to",
+        &"folded",
+        &"--metric",
+        &"end-bytes",
+        &"-o",
+        &"-",
+    ])
+    .error(2);
+    assert!(
+        error.ends_with(
+            "records no block lifetimes (bklt is false), so it has no end-bytes; convert \
+             total-bytes or total-blocks"
+        ),
+        "{error}"
+    );
 }
 
 #[test]

@@ -188,6 +188,17 @@ fn the_issue_s_list_of_problems() {
         run_in(&dir, &[&"summary", &"latin1.json"]).error(2),
         "error: latin1.json: not a DHAT file: not UTF-8 text (byte 1 is not valid UTF-8)"
     );
+    // A pprof file (gzip) given where a DHAT file is read: named as such.
+    std::fs::write(
+        dir.join("heap.pb.gz"),
+        [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff],
+    )
+    .unwrap();
+    assert_eq!(
+        run_in(&dir, &[&"summary", &"heap.pb.gz"]).error(2),
+        "error: heap.pb.gz: not a DHAT file: gzip-compressed (a pprof profile? open it with go \
+         tool pprof; a compressed DHAT file: gunzip it first)"
+    );
 }
 
 /// Every command, given a bad file, fails the same way and writes nothing.
@@ -266,7 +277,7 @@ fn usage_mistakes_are_status_2() {
         ),
         (
             vec!["diff", "a", "b", "--fail-above", "much"],
-            "error: --fail-above takes a percentage such as 5 or 2.5, not 'much'",
+            "error: --fail-above takes a percentage of 0 or more such as 5 or 2.5, not 'much'",
         ),
         (
             vec!["summary", "--top", "-1", "x.json"],

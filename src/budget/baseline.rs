@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::baseline_file::{self, FIGURES, figures};
 use super::failure::failure_message;
-use super::future::measure_future_or_panic;
+use super::future::{PanicsAtAwait, measure_future_or_fail};
 use super::limits::measure_or_panic;
 use super::usage::{CallSite, Usage};
 use crate::report::write::write_atomically;
@@ -114,7 +114,9 @@ impl Baseline {
     pub fn run<R>(&self, work: impl FnOnce() -> R) -> R {
         let caller = Location::caller();
         let (value, usage) = measure_or_panic(caller, work);
-        self.conclude(caller, &usage);
+        if let Err(message) = self.conclude(caller, &usage) {
+            panic!("{message}");
+        }
         value
     }
 
@@ -129,20 +131,21 @@ impl Baseline {
     pub fn run_async<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
         let caller = Location::caller();
         let baseline = self.clone();
-        async move {
-            let (value, usage) = measure_future_or_panic(caller, future).await;
-            baseline.conclude(caller, &usage);
-            value
-        }
+        PanicsAtAwait::new(async move {
+            let (value, usage) = measure_future_or_fail(caller, future).await?;
+            baseline.conclude(caller, &usage)?;
+            Ok(value)
+        })
     }
 
-    /// Compares `usage`, measured at `caller`, with the baseline: panics when the test fails,
-    /// says so when figures went down.
-    fn conclude(&self, caller: &Location<'_>, usage: &Usage) {
+    /// Compares `usage`, measured at `caller`, with the baseline: `Err` is the failure
+    /// message when the test fails (the caller panics with it, so that the panic is located
+    /// at the user's line); says so on stderr when figures went down.
+    fn conclude(&self, caller: &Location<'_>, usage: &Usage) -> Result<(), String> {
         match self.compare(usage) {
             Outcome::Failed { headline, lines } => {
                 let title = format!("allocation baseline {} {headline}", self.path.display());
-                panic!("{}", failure_message(&title, caller, &lines, usage));
+                return Err(failure_message(&title, caller, &lines, usage));
             }
             Outcome::Improved(lines) => {
                 // Straight to the process's stderr: a passing test's `eprintln!` is captured
@@ -159,6 +162,7 @@ impl Baseline {
             }
             Outcome::Held | Outcome::Updated => {}
         }
+        Ok(())
     }
 
     fn compare(&self, usage: &Usage) -> Outcome {

@@ -50,6 +50,17 @@ fn describe_sites_and_write_profile(message: &mut String, caller: &Location<'_>,
             let plural = if more == 1 { "" } else { "s" };
             let _ = writeln!(message, "    … and {more} more site{plural}");
         }
+        // A site's count is DHAT's blocks (`CallSite::allocations`): without this line the
+        // sites add up to more than the `allocations` figure above them.
+        if usage.reallocations > 0 {
+            let _ = writeln!(
+                message,
+                "    (the sites' counts include the scope's {} reallocation{}: each counts as \
+                 one more allocation, as in DHAT)",
+                usage.reallocations,
+                if usage.reallocations == 1 { "" } else { "s" }
+            );
+        }
     }
     match write_failure_profile(caller, &profile) {
         Ok(path) => {

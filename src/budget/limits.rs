@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::Location;
 
 use super::failure::failure_message;
-use super::future::measure_future_or_panic;
+use super::future::{PanicsAtAwait, measure_future_or_fail};
 use super::measure::measure;
 use super::usage::Usage;
 
@@ -171,8 +171,9 @@ impl Budget {
     /// The async form of [`Budget::run`]: measures `future` (see
     /// [`measure_future`](crate::measure_future): exact on any executor, across threads),
     /// checks its usage when it completes, and panics with the details if the budget is
-    /// broken. The message names the line that called `run_async`, and its call sites are
-    /// the lines of the future's own code.
+    /// broken. The message names the line that called `run_async`, the panic is raised at
+    /// the `.await` of the returned future, and the message's call sites are the lines of the
+    /// future's own code.
     ///
     /// ```
     /// #[global_allocator]
@@ -203,13 +204,13 @@ impl Budget {
     pub fn run_async<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
         let caller = Location::caller();
         let budget = self.clone();
-        async move {
-            let (value, usage) = measure_future_or_panic(caller, future).await;
-            if let Err(exceeded) = budget.check(&usage) {
-                panic!("{}", exceeded.report(caller));
+        PanicsAtAwait::new(async move {
+            let (value, usage) = measure_future_or_fail(caller, future).await?;
+            match budget.check(&usage) {
+                Ok(()) => Ok(value),
+                Err(exceeded) => Err(exceeded.report(caller)),
             }
-            value
-        }
+        })
     }
 }
 
