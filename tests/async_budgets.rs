@@ -530,3 +530,23 @@ async fn greet_allocates_its_reply_only() {
     assert_eq!((usage.allocations, usage.leaked_blocks), (1, 1)); // `reply` outlives the scope
     drop(reply);
 }
+
+/// A measured future's duration runs from its first poll to its completion, waits included;
+/// a closure's is its run.
+#[test]
+fn usage_says_how_long_the_scope_ran() {
+    let (_, usage) = allocsite::measure(|| std::thread::sleep(Duration::from_millis(20))).unwrap();
+    assert!(usage.duration >= Duration::from_millis(20), "{usage:?}");
+    assert!(usage.duration < Duration::from_secs(60), "{usage:?}");
+    let runtime = multi_thread_runtime();
+    let usage = runtime.block_on(async {
+        allocsite::measure_future(async {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        })
+        .await
+        .unwrap()
+        .1
+    });
+    assert!(usage.duration >= Duration::from_millis(25), "{usage:?}");
+    assert!(usage.duration < Duration::from_secs(60), "{usage:?}");
+}

@@ -18,8 +18,14 @@ fn child_breaks_a_budget() {
     if std::env::var_os(CHILD).is_none() {
         return;
     }
-    allocsite::assert_no_alloc!(std::hint::black_box(vec![1u8; 10]));
+    allocsite::assert_no_alloc!({
+        std::thread::sleep(std::time::Duration::from_millis(SCOPE_MS));
+        std::hint::black_box(vec![1u8; 10])
+    });
 }
+
+/// How long the child's scope runs: the profile's run time is at least this.
+const SCOPE_MS: u64 = 30;
 
 /// The profile path a failure message names.
 fn named_profile(output: &str) -> PathBuf {
@@ -69,6 +75,12 @@ fn profiles_go_under_the_binarys_target_directory_named_after_the_test() {
             allocsite::report::dhat::DhatFile::from_json(&std::fs::read_to_string(&named).unwrap())
                 .unwrap();
         assert_eq!(profile.total_blocks(), 1.0);
+        // The run time (t-end) is the scope's, not a placeholder.
+        assert!(
+            (SCOPE_MS * 1000..60_000_000).contains(&profile.end_time),
+            "run {run}: t-end {} µs",
+            profile.end_time
+        );
     }
     let kept: Vec<_> = std::fs::read_dir(expected.parent().unwrap())
         .unwrap()

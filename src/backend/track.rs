@@ -7,6 +7,8 @@ pub(crate) use crate::engine::hooks::{
 };
 pub(crate) use crate::engine::stats::{check_installed, stats, thread_stats};
 
+use std::time::{Duration, Instant};
+
 use crate::budget::usage::{ResolvedStack, ScopeKind, SiteStack, Usage};
 use crate::engine::fork::{self, ForkHooks};
 use crate::engine::profiling::{self, SessionOptions};
@@ -39,18 +41,22 @@ pub(crate) fn run_scope<R>(kind: ScopeKind, work: impl FnOnce() -> R) -> Result<
         },
     };
     register_fork_handlers();
-    run(options, work, usage)
+    let started = Instant::now();
+    let (value, mut usage) = run(options, work, usage)?;
+    usage.duration = started.elapsed();
+    Ok((value, usage))
 }
 
 /// The scope of a measured future (`measure_future`): opened at its first poll, entered for
 /// each poll on whichever thread polls it, finished when the future completes; dropping it
 /// unfinished closes it and discards its figures.
-pub(crate) struct FutureScope(TaskScope);
+pub(crate) struct FutureScope(TaskScope, Instant);
 
 /// Opens a future's scope inside the calling thread's current scope.
 pub(crate) fn open_future_scope() -> Result<FutureScope, Error> {
     register_fork_handlers();
-    TaskScope::open().map(FutureScope)
+    let started = Instant::now();
+    TaskScope::open().map(|scope| FutureScope(scope, started))
 }
 
 impl FutureScope {
@@ -62,7 +68,10 @@ impl FutureScope {
 
     /// Closes the scope (call it not entered) and returns its exact [`Usage`].
     pub(crate) fn finish(self) -> Usage {
-        self.0.close(usage)
+        let FutureScope(scope, started) = self;
+        let mut usage = scope.close(usage);
+        usage.duration = started.elapsed();
+        usage
     }
 }
 
@@ -93,6 +102,7 @@ fn usage(counts: &ScopeCounts, sites: &[ScopeSite<'_>]) -> Usage {
         peak_live_bytes: counts.peak_net_bytes.max(0) as u64,
         leaked_blocks: counts.live_blocks,
         leaked_bytes: counts.live_bytes,
+        duration: Duration::ZERO,
         stacks: sites
             .iter()
             .map(|site| SiteStack {

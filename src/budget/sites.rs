@@ -78,7 +78,13 @@ impl Usage {
         DhatFile {
             program_points,
             frames: frames.into_frames(),
-            ..DhatFile::rust_heap(command.into(), u64::from(std::process::id()), 1, None)
+            // The run time is the scope's, in µs (at least 1).
+            ..DhatFile::rust_heap(
+                command.into(),
+                u64::from(std::process::id()),
+                u64::try_from(self.duration.as_micros()).unwrap_or(u64::MAX),
+                None,
+            )
         }
     }
 }

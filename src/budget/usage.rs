@@ -28,6 +28,10 @@ pub struct Usage {
     pub leaked_blocks: u64,
     /// Bytes of those blocks.
     pub leaked_bytes: u64,
+    /// How long the scope ran, by the wall clock: from its start to its end (a measured
+    /// future's, from its first poll to its completion). Not a budget figure: baselines
+    /// leave it out; a budget's profile shows it as its run time.
+    pub duration: std::time::Duration,
     /// Captured stacks of the scope's call sites (resolved by [`Usage::call_sites`]).
     pub(crate) stacks: Vec<SiteStack>,
 }
@@ -141,6 +145,7 @@ impl fmt::Debug for Usage {
             .field("peak_live_bytes", &self.peak_live_bytes)
             .field("leaked_blocks", &self.leaked_blocks)
             .field("leaked_bytes", &self.leaked_bytes)
+            .field("duration", &self.duration)
             .field(
                 "call_sites",
                 &self.call_sites().into_iter().map(Line).collect::<Vec<_>>(),
