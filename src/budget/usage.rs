@@ -33,7 +33,7 @@ pub struct Usage {
     /// leave it out; a budget's profile shows it as its run time.
     pub duration: std::time::Duration,
     /// Captured stacks of the scope's call sites (resolved by [`Usage::call_sites`]).
-    pub(crate) stacks: Vec<SiteStack>,
+    pub(crate) stacks: Box<[SiteStack]>,
 }
 
 /// One raw call site of a scope: its return addresses and what it allocated.
