@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use allocsite::report::dhat::DhatFile;
 use allocsite::report::pprof::{PprofOptions, write_pprof};
+use allocsite::report::write::write_atomically;
 
 const USAGE: &str = "usage: dhat_to_pprof <input.json> <output.pb.gz>\n\
     \n\
@@ -19,12 +20,14 @@ const USAGE: &str = "usage: dhat_to_pprof <input.json> <output.pb.gz>\n\
 fn convert(input: &Path, output: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(input)
         .map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    let file: DhatFile = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a DHAT file: {e}", input.display()))?;
+    // The one validator every reader of DHAT files uses (the viewer's rules and messages).
+    let file = DhatFile::from_json(&text).map_err(|e| format!("{}: {e}", input.display()))?;
     let mut out = Vec::new();
     write_pprof(&file, &PprofOptions::default(), &mut out)
         .map_err(|e| format!("{}: {e}", input.display()))?;
-    std::fs::write(output, out).map_err(|e| format!("cannot write {}: {e}", output.display()))
+    // Written whole or not at all: an existing output is left as it was on failure.
+    write_atomically(output, |w| w.write_all(&out))
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))
 }
 
 fn main() -> ExitCode {
@@ -47,7 +50,7 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }
