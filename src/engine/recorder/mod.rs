@@ -34,6 +34,7 @@ use crate::capture::unwinder::MAX_FRAMES;
 
 /// The slow path of an allocation (or of a realloc's new block): records it with its stack
 /// when it is sampled (`weight`, decided by the thread's countdown) or inside a budget scope.
+#[inline]
 pub(crate) fn on_allocation(
     thread: &ThreadState,
     address: *mut u8,
@@ -134,6 +135,7 @@ pub(crate) struct Settlement {
 }
 
 /// The slow path of a free (or of a realloc's old block) of `size` bytes.
+#[inline]
 pub(crate) fn on_free(
     thread: &ThreadState,
     address: *mut u8,
@@ -172,6 +174,7 @@ pub(crate) fn on_free(
 /// Takes a freed session block of `size` bytes off its allocating thread's live figures and
 /// charges its lifetime to the freeing thread (`direction` -1), or undoes that
 /// (`direction` 1).
+#[inline]
 fn settle_session_block(
     thread: &ThreadState,
     block: &LiveBlock,
