@@ -101,7 +101,7 @@ pub(crate) fn on_dealloc(pointer: *mut u8, size: usize) {
         count_free(thread, size, true);
         if maybe_recorded(pointer) || thread.scope() != 0 {
             slow_path(thread, || {
-                recorder::on_free(thread, pointer, size, AllocationKind::Alloc);
+                recorder::on_dealloc(thread, pointer, size);
             });
         }
     });

@@ -134,8 +134,15 @@ pub(crate) struct Settlement {
     scope: u64,
 }
 
+/// The slow path of a free of `size` bytes (a realloc's old block goes to [`on_free`]).
+/// The same work with no settlement to hand back, so none is written.
+#[inline(never)]
+pub(crate) fn on_dealloc(thread: &ThreadState, address: *mut u8, size: usize) {
+    on_free(thread, address, size, AllocationKind::Alloc);
+}
+
 /// The slow path of a free (or of a realloc's old block) of `size` bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn on_free(
     thread: &ThreadState,
     address: *mut u8,
@@ -174,7 +181,7 @@ pub(crate) fn on_free(
 /// Takes a freed session block of `size` bytes off its allocating thread's live figures and
 /// charges its lifetime to the freeing thread (`direction` -1), or undoes that
 /// (`direction` 1).
-#[inline]
+#[inline(always)]
 fn settle_session_block(
     thread: &ThreadState,
     block: &LiveBlock,
