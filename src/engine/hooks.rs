@@ -21,8 +21,10 @@ impl Drop for AbortOnUnwind {
 }
 
 /// Runs a recording slow path with the reentrancy guard held and unwinding turned into an
-/// abort.
-#[inline(never)]
+/// abort. Inlined (like `recorder::on_allocation`) into the general paths, which are out of
+/// line already: every frame between the program and the stack capture costs a frame walk
+/// on every recorded allocation.
+#[inline(always)]
 fn slow_path(thread: &ThreadState, work: impl FnOnce()) {
     let bomb = AbortOnUnwind;
     thread.set_busy(true);

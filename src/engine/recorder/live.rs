@@ -142,7 +142,7 @@ impl ShardData {
 
 /// Records `block` at `address`. Returns false if the shard could not grow (out of memory;
 /// counted as dropped).
-#[inline]
+#[inline(always)]
 pub(crate) fn record(address: usize, block: LiveBlock) -> bool {
     let slot = slot_of(address);
     let mut shard = TABLE[slot / SLOTS_PER_SHARD].data.lock();

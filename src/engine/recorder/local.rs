@@ -316,7 +316,7 @@ impl Local {
 
     /// The site of `stack` with this thread's figures of it: from this thread's cache, else
     /// from the site table. `None` only when out of memory.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn site(&self, stack: &[usize]) -> Option<Site> {
         let hash = hash(stack);
         let entry = &self.cache[(hash >> 7) as usize % CACHE];

@@ -34,7 +34,7 @@ use crate::capture::unwinder::MAX_FRAMES;
 
 /// The slow path of an allocation (or of a realloc's new block): records it with its stack
 /// when it is sampled (`weight`, decided by the thread's countdown) or inside a budget scope.
-#[inline]
+#[inline(always)]
 pub(crate) fn on_allocation(
     thread: &ThreadState,
     address: *mut u8,
