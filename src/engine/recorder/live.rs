@@ -165,7 +165,7 @@ pub(crate) fn record(address: usize, block: LiveBlock) -> bool {
 }
 
 /// Removes and returns the record of the block at `address`, if it was recorded.
-#[inline]
+#[inline(always)]
 pub(crate) fn forget(address: usize) -> Option<LiveBlock> {
     let slot = slot_of(address);
     let mut shard = TABLE[slot / SLOTS_PER_SHARD].data.lock();

@@ -437,7 +437,7 @@ pub(crate) fn add_allocation(
     epoch: u32,
 ) {
     figures.before_change(epoch);
-    add_float(&figures.total_bytes, size as f64 * weight);
+    add_float(&figures.total_bytes, to_float(size as u64) * weight);
     add_float(&figures.total_blocks, weight);
     figures
         .samples
@@ -487,6 +487,14 @@ pub(crate) fn change_live(
 #[inline]
 pub(crate) fn add_lifetime(figures: &SiteFigures, weighted_ticks: f64) {
     add_float(&figures.total_lifetime, weighted_ticks);
+}
+
+/// `value` as an `f64`, through `i64`: one instruction on x86_64 where `u64` takes five.
+/// Sizes (at most `isize::MAX`) and tick differences (centuries before they reach 2^63)
+/// are in range; anything larger saturates instead of turning negative.
+#[inline]
+pub(crate) fn to_float(value: u64) -> f64 {
+    value.min(i64::MAX as u64) as i64 as f64
 }
 
 /// Reads an `f64` kept as bits.

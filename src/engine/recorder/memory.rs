@@ -232,7 +232,7 @@ impl<V: Zeroable> IntMap<V> {
     }
 
     /// Removes `key`, returning its value.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn remove(&mut self, key: u64) -> Option<V> {
         if self.slots.is_none() || key == 0 {
             return None;

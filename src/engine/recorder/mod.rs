@@ -136,7 +136,7 @@ pub(crate) struct Settlement {
 
 /// The slow path of a free of `size` bytes (a realloc's old block goes to [`on_free`]).
 /// The same work with no settlement to hand back, so none is written.
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn on_dealloc(thread: &ThreadState, address: *mut u8, size: usize) {
     on_free(thread, address, size, AllocationKind::Alloc);
 }
@@ -157,7 +157,7 @@ pub(crate) fn on_free(
         let mut lifetime = 0.0;
         if block.session != 0 && block.session == session::current() {
             let now = clock::ticks();
-            lifetime = now.saturating_sub(block.allocated_at) as f64 * block.weight;
+            lifetime = local::to_float(now.saturating_sub(block.allocated_at)) * block.weight;
             settle_session_block(thread, &block, size, -1, lifetime, now);
         }
         if block.scope != 0 {
