@@ -55,12 +55,20 @@ impl<A> Alloc<A> {
 /// A free the backend's fast path declined, out of line so that the fast path needs no
 /// stack frame (its only call, the inner `dealloc`, is a tail call).
 ///
+/// The parameters come in the order `__rust_dealloc` receives them (pointer, size, align),
+/// with `inner` last, so the fast path jumps here without moving a register: where this
+/// function lands in another codegen unit than its caller, LLVM cannot drop or reorder
+/// its parameters, and a `(inner, pointer, layout)` order cost every free three moves.
+///
 /// # Safety
 ///
-/// As `GlobalAlloc::dealloc` for `inner`.
+/// As `GlobalAlloc::dealloc` for `inner`, with `size` and `align` those of the block's
+/// layout.
 #[inline(never)]
-unsafe fn dealloc_general<A: GlobalAlloc>(inner: &A, pointer: *mut u8, layout: Layout) {
-    backend::on_dealloc(pointer, layout.size());
+unsafe fn dealloc_general<A: GlobalAlloc>(pointer: *mut u8, size: usize, align: usize, inner: &A) {
+    backend::on_dealloc(pointer, size);
+    // SAFETY: `size` and `align` come from a valid `Layout` (the caller's contract).
+    let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
     // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract for `inner`.
     unsafe { inner.dealloc(pointer, layout) }
 }
@@ -118,7 +126,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
             unsafe { self.inner.dealloc(pointer, layout) }
         } else {
             // SAFETY: as above.
-            unsafe { dealloc_general(&self.inner, pointer, layout) }
+            unsafe { dealloc_general(pointer, layout.size(), layout.align(), &self.inner) }
         }
     }
 

@@ -22,8 +22,10 @@ impl Drop for AbortOnUnwind {
 }
 
 /// Runs a recording slow path with the reentrancy guard held and unwinding turned into an
-/// abort.
-#[inline(never)]
+/// abort. Inlined (like `recorder::on_allocation`) into the general paths, which are out of
+/// line already: every frame between the program and the stack capture costs a frame walk
+/// on every recorded allocation.
+#[inline(always)]
 fn slow_path(thread: &ThreadState, work: impl FnOnce()) {
     let bomb = AbortOnUnwind;
     thread.set_busy(true);
@@ -112,7 +114,7 @@ pub(crate) fn on_dealloc(pointer: *mut u8, size: usize) {
         count_free(thread, size, true);
         if maybe_recorded(pointer) || thread.scope() != 0 {
             slow_path(thread, || {
-                recorder::on_free(thread, pointer, size, AllocationKind::Alloc);
+                recorder::on_dealloc(thread, pointer, size);
             });
         }
     });
@@ -177,6 +179,11 @@ pub(crate) fn on_realloc(
 /// a block that may be recorded. A recorded old block is settled before the inner realloc
 /// runs (afterwards its address may already belong to another thread), and restored if
 /// the realloc fails (the old block is then still the program's).
+///
+/// When the recorder is involved, the whole realloc runs in one slow path (the recorder is
+/// entered once, with one guard and one abort-on-unwind frame); the reentrancy guard is
+/// lifted around the inner realloc itself, so a signal handler's allocation there is
+/// tracked as it would be outside, and no recorder lock is held across it.
 #[inline(always)]
 fn on_realloc_general(
     pointer: *mut u8,
@@ -186,36 +193,71 @@ fn on_realloc_general(
 ) -> *mut u8 {
     // Inlined into the frame `__rust_realloc` calls: a recorded stack starts at its caller.
     let origin = Origin::here();
-    let settlement = thread_state::with(|thread| {
+    let mut reallocate = Some(reallocate);
+    let recorded = thread_state::with(|thread| {
         if thread.is_busy() || !(maybe_recorded(pointer) || thread.scope() != 0) {
             return None;
         }
-        let mut settlement = None;
+        let mut new_pointer = std::ptr::null_mut();
         slow_path(thread, || {
-            settlement = Some(recorder::on_free(
-                thread,
-                pointer,
-                old_size,
-                AllocationKind::Realloc,
-            ));
+            let settlement = recorder::on_free(thread, pointer, old_size, AllocationKind::Realloc);
+            if let Some(reallocate) = reallocate.take() {
+                thread.set_busy(false);
+                new_pointer = reallocate();
+                thread.set_busy(true);
+            }
+            if new_pointer.is_null() {
+                recorder::on_failed_realloc(thread, pointer, old_size, settlement);
+                return;
+            }
+            let weight = count_reallocation_counts(thread, old_size, new_size);
+            if weight.is_some() || thread.scope() != 0 {
+                recorder::on_allocation(
+                    thread,
+                    new_pointer,
+                    new_size,
+                    AllocationKind::Realloc,
+                    weight,
+                    origin,
+                );
+            }
         });
-        settlement
+        Some(new_pointer)
     });
+    if let Some(new_pointer) = recorded {
+        return new_pointer;
+    }
+    let Some(reallocate) = reallocate.take() else {
+        return std::ptr::null_mut();
+    };
     let new_pointer = reallocate();
     if new_pointer.is_null() {
-        if let Some(settlement) = settlement {
-            thread_state::with(|thread| {
-                slow_path(thread, || {
-                    recorder::on_failed_realloc(thread, pointer, old_size, settlement);
-                });
-            });
-        }
         return new_pointer;
     }
     if thread_state::with(|thread| thread.is_busy()) {
         return new_pointer;
     }
     count_reallocation(new_pointer, old_size, new_size, Some(origin))
+}
+
+/// Counts a successful realloc (the old block's free and the new block); the new block's
+/// weight if it is sampled.
+#[inline(always)]
+fn count_reallocation_counts(
+    thread: &ThreadState,
+    old_size: usize,
+    new_size: usize,
+) -> Option<f64> {
+    count_free(thread, old_size, false);
+    match thread.counters() {
+        Counters::Own(block) => thread.count_allocation(block, new_size, false),
+        Counters::Orphan => {
+            let orphans = orphan_block();
+            add_orphan(&orphans.reallocations, 1);
+            add_orphan(&orphans.bytes_allocated, new_size as u64);
+            None
+        }
+    }
 }
 
 /// The accounting of a successful realloc, off the fast path. A recorded stack starts at
@@ -230,16 +272,7 @@ fn count_reallocation(
 ) -> *mut u8 {
     let origin = origin.unwrap_or_else(Origin::here);
     thread_state::with(|thread| {
-        count_free(thread, old_size, false);
-        let weight = match thread.counters() {
-            Counters::Own(block) => thread.count_allocation(block, new_size, false),
-            Counters::Orphan => {
-                let orphans = orphan_block();
-                add_orphan(&orphans.reallocations, 1);
-                add_orphan(&orphans.bytes_allocated, new_size as u64);
-                None
-            }
-        };
+        let weight = count_reallocation_counts(thread, old_size, new_size);
         if weight.is_some() || thread.scope() != 0 {
             slow_path(thread, || {
                 recorder::on_allocation(

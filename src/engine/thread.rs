@@ -162,12 +162,19 @@ impl ThreadState {
 
     /// This thread's recording state, adopted on first use; `None` only when out of memory
     /// or after the thread retired its state. Call on the recording path (guard held).
+    #[inline]
     pub(crate) fn local(&self) -> Option<&'static Local> {
         let local = self.local.get();
         if !local.is_null() {
-            // SAFETY: set below from a `&'static Local`.
+            // SAFETY: set in `adopt_local` from a `&'static Local`.
             return Some(unsafe { &*local });
         }
+        self.adopt_local()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn adopt_local(&self) -> Option<&'static Local> {
         if self.exited.get() {
             return None;
         }

@@ -112,6 +112,7 @@ pub(crate) fn maybe_recorded(address: *mut u8) -> bool {
 
 impl ShardData {
     /// Counts one more recorded block in `slot` (of this shard).
+    #[inline]
     fn count(&mut self, slot: usize) {
         let count = &mut self.counts[slot % SLOTS_PER_SHARD];
         if *count == 0 {
@@ -125,6 +126,7 @@ impl ShardData {
     }
 
     /// Counts one recorded block fewer in `slot`.
+    #[inline]
     fn uncount(&mut self, slot: usize) {
         let count = &mut self.counts[slot % SLOTS_PER_SHARD];
         if *count == SATURATED || *count == 0 {
@@ -140,6 +142,7 @@ impl ShardData {
 
 /// Records `block` at `address`. Returns false if the shard could not grow (out of memory;
 /// counted as dropped).
+#[inline(always)]
 pub(crate) fn record(address: usize, block: LiveBlock) -> bool {
     let slot = slot_of(address);
     let mut shard = TABLE[slot / SLOTS_PER_SHARD].data.lock();
@@ -162,6 +165,7 @@ pub(crate) fn record(address: usize, block: LiveBlock) -> bool {
 }
 
 /// Removes and returns the record of the block at `address`, if it was recorded.
+#[inline(always)]
 pub(crate) fn forget(address: usize) -> Option<LiveBlock> {
     let slot = slot_of(address);
     let mut shard = TABLE[slot / SLOTS_PER_SHARD].data.lock();

@@ -161,6 +161,7 @@ impl<V: Zeroable> IntMap<V> {
         }
     }
 
+    #[inline]
     fn home(&self, key: u64) -> usize {
         home_of(key, self.mask)
     }
@@ -204,6 +205,7 @@ impl<V: Zeroable> IntMap<V> {
     /// Inserts or replaces; returns the previous value. `Err(())` if the table had to grow
     /// and the kernel refused memory (nothing changed then).
     #[allow(clippy::result_unit_err)]
+    #[inline]
     pub(crate) fn insert(&mut self, key: u64, value: V) -> Result<Option<V>, ()> {
         debug_assert_ne!(key, 0);
         if (self.len + 1) * 2 > self.mask + 1 || self.slots.is_none() {
@@ -230,6 +232,7 @@ impl<V: Zeroable> IntMap<V> {
     }
 
     /// Removes `key`, returning its value.
+    #[inline(always)]
     pub(crate) fn remove(&mut self, key: u64) -> Option<V> {
         if self.slots.is_none() || key == 0 {
             return None;
@@ -354,6 +357,7 @@ impl<V: Zeroable> Drop for IntMap<V> {
 unsafe impl<V: Zeroable> Zeroable for IntMap<V> {}
 
 /// The home slot of `key` in a table of `mask + 1` slots (Fibonacci hashing).
+#[inline]
 fn home_of(key: u64, mask: usize) -> usize {
     (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
 }

@@ -36,6 +36,7 @@ use crate::capture::unwinder::MAX_FRAMES;
 /// when it is sampled (`weight`, decided by the thread's countdown) or inside a budget scope.
 /// The stack starts at `origin`, which the hook took in the frame the allocator's entry
 /// point called (see [`capture::capture_from`]).
+#[inline(always)]
 pub(crate) fn on_allocation(
     thread: &ThreadState,
     address: *mut u8,
@@ -136,7 +137,15 @@ pub(crate) struct Settlement {
     scope: u64,
 }
 
+/// The slow path of a free of `size` bytes (a realloc's old block goes to [`on_free`]).
+/// The same work with no settlement to hand back, so none is written.
+#[inline(always)]
+pub(crate) fn on_dealloc(thread: &ThreadState, address: *mut u8, size: usize) {
+    on_free(thread, address, size, AllocationKind::Alloc);
+}
+
 /// The slow path of a free (or of a realloc's old block) of `size` bytes.
+#[inline(always)]
 pub(crate) fn on_free(
     thread: &ThreadState,
     address: *mut u8,
@@ -151,7 +160,7 @@ pub(crate) fn on_free(
         let mut lifetime = 0.0;
         if block.session != 0 && block.session == session::current() {
             let now = clock::ticks();
-            lifetime = now.saturating_sub(block.allocated_at) as f64 * block.weight;
+            lifetime = local::to_float(now.saturating_sub(block.allocated_at)) * block.weight;
             settle_session_block(thread, &block, size, -1, lifetime, now);
         }
         if block.scope != 0 {
@@ -175,6 +184,7 @@ pub(crate) fn on_free(
 /// Takes a freed session block of `size` bytes off its allocating thread's live figures and
 /// charges its lifetime to the freeing thread (`direction` -1), or undoes that
 /// (`direction` 1).
+#[inline(always)]
 fn settle_session_block(
     thread: &ThreadState,
     block: &LiveBlock,

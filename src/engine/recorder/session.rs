@@ -102,6 +102,7 @@ static STATE: State = State {
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 /// The running session's id (0: none).
+#[inline]
 pub(crate) fn current() -> u32 {
     STATE.id.load(Relaxed)
 }

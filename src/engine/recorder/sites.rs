@@ -122,6 +122,7 @@ impl SiteTable {
     }
 
     /// The slot of site `id` (any id this table handed out).
+    #[inline]
     pub(crate) fn slot(&self, id: SiteId) -> Option<&SiteSlot> {
         self.slots.get(id as usize)
     }
