@@ -11,7 +11,7 @@
 //! unwinders walk to the outermost frame.
 
 use std::sync::atomic::{
-    AtomicBool, AtomicUsize,
+    AtomicBool, AtomicU64, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -31,12 +31,49 @@ static RANGES: [(AtomicUsize, AtomicUsize); MAX_RANGES] =
     [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; MAX_RANGES];
 static RANGE_COUNT: AtomicUsize = AtomicUsize::new(0);
 
+/// A filter in front of [`is_stop`], which the frame-pointer walk and the platform unwinder
+/// ask at every frame: one bit per 4 KiB code page (modulo 256 MiB), set for every page an
+/// entry function or a learned stop address touches. A clear bit answers "no" in a few
+/// instructions; a set one (the entry's own pages, and pages aliasing them) goes on to the
+/// exact checks. Bits are set before the ranges or addresses they cover are published, so
+/// the filter never hides a stop.
+const PAGE_SHIFT: u32 = 12;
+const FILTER_WORDS: usize = 1024;
+static PAGES: [AtomicU64; FILTER_WORDS] = [const { AtomicU64::new(0) }; FILTER_WORDS];
+
+/// The filter's word and bit for the page of `address`.
+#[inline(always)]
+fn page_slot(address: usize) -> (usize, u64) {
+    let page = (address >> PAGE_SHIFT) % (FILTER_WORDS * 64);
+    (page / 64, 1 << (page % 64))
+}
+
+/// Marks the pages of `[start, end)` in the filter.
+fn mark_pages(start: usize, end: usize) {
+    let mut page = start >> PAGE_SHIFT;
+    let last = end.saturating_sub(1).max(start) >> PAGE_SHIFT;
+    // A range longer than the filter sets every bit once round.
+    for _ in 0..(last - page + 1).min(FILTER_WORDS * 64) {
+        let (word, bit) = page_slot(page << PAGE_SHIFT);
+        PAGES[word].fetch_or(bit, Relaxed);
+        page += 1;
+    }
+}
+
+/// Whether `address`'s page may hold a stop (false: certainly not).
+#[inline(always)]
+fn may_stop(address: usize) -> bool {
+    let (word, bit) = page_slot(address);
+    PAGES[word].load(Relaxed) & bit != 0
+}
+
 /// True if a capture stops after the frame returning to `ip`: it is in a runtime entry, and
 /// stopping is enabled. The cached unwinder asks [`in_entry_function`] once per address
 /// instead (its rule cache keeps the answer).
 #[inline]
 pub(crate) fn is_stop(ip: usize) -> bool {
     stops_enabled()
+        && may_stop(ip)
         && (in_entry_function(ip) || STOP_AT.iter().any(|slot| slot.load(Relaxed) == ip))
 }
 
@@ -69,6 +106,7 @@ pub(crate) fn in_entry_function(address: usize) -> bool {
 /// Remembers `ip` as a runtime entry. Called from symbolization, which identifies the entry
 /// by name; ignored when the slots are full.
 pub(crate) fn remember_runtime_entry(ip: usize) {
+    mark_pages(ip, ip + 1);
     for slot in &STOP_AT {
         match slot.compare_exchange(0, ip, Relaxed, Relaxed) {
             Ok(_) => return,
@@ -113,6 +151,7 @@ pub(crate) fn learn_from_symbol_table() {
         // frame: slower, still right.
         ranges.truncate(MAX_RANGES);
         for (slot, (start, end)) in RANGES.iter().zip(&ranges) {
+            mark_pages(*start, *end);
             slot.0.store(*start, Relaxed);
             slot.1.store(*end, Relaxed);
         }
@@ -334,5 +373,42 @@ mod symbols {
             assert!(super::scan(b"\x7fELF\x01\x01 not a 64-bit file", |_, _| {}).is_none());
             assert!(super::scan(&map.bytes()[..64], |_, _| {}).is_none());
         }
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    /// The exact answer, without the page filter.
+    fn exact(ip: usize) -> bool {
+        in_entry_function(ip) || STOP_AT.iter().any(|slot| slot.load(Relaxed) == ip)
+    }
+
+    #[test]
+    fn the_page_filter_never_hides_a_stop_and_clears_other_code() {
+        learn_from_symbol_table();
+        let count = RANGE_COUNT.load(Acquire);
+        assert!(count > 0, "this test binary has a symbol table");
+        // Every address that is a stop passes the filter (so `is_stop` answers as without
+        // it), across every range and the code around it; most other code does not.
+        let mut cleared = 0;
+        for (start, end) in RANGES[..count]
+            .iter()
+            .map(|(s, e)| (s.load(Relaxed), e.load(Relaxed)))
+        {
+            for ip in (start.saturating_sub(1 << 20)..end + (1 << 20)).step_by(61) {
+                assert!(!exact(ip) || may_stop(ip), "{ip:#x}");
+                cleared += usize::from(!may_stop(ip));
+            }
+            for ip in start..end {
+                assert!(exact(ip) && may_stop(ip), "{ip:#x} in [{start:#x}, {end:#x})");
+            }
+        }
+        assert!(cleared > 0, "the filter answers no for code away from the entry");
+        // A learned address passes it too.
+        let learned = RANGES[count - 1].1.load(Relaxed) + (8 << 20) + 5;
+        remember_runtime_entry(learned);
+        assert!(exact(learned) && may_stop(learned));
     }
 }
