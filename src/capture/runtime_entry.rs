@@ -402,10 +402,16 @@ mod filter_tests {
                 cleared += usize::from(!may_stop(ip));
             }
             for ip in start..end {
-                assert!(exact(ip) && may_stop(ip), "{ip:#x} in [{start:#x}, {end:#x})");
+                assert!(
+                    exact(ip) && may_stop(ip),
+                    "{ip:#x} in [{start:#x}, {end:#x})"
+                );
             }
         }
-        assert!(cleared > 0, "the filter answers no for code away from the entry");
+        assert!(
+            cleared > 0,
+            "the filter answers no for code away from the entry"
+        );
         // A learned address passes it too.
         let learned = RANGES[count - 1].1.load(Relaxed) + (8 << 20) + 5;
         remember_runtime_entry(learned);
