@@ -50,13 +50,12 @@ fn page_slot(address: usize) -> (usize, u64) {
 
 /// Marks the pages of `[start, end)` in the filter.
 fn mark_pages(start: usize, end: usize) {
-    let mut page = start >> PAGE_SHIFT;
+    let first = start >> PAGE_SHIFT;
     let last = end.saturating_sub(1).max(start) >> PAGE_SHIFT;
     // A range longer than the filter sets every bit once round.
-    for _ in 0..(last - page + 1).min(FILTER_WORDS * 64) {
+    for page in first..=last.min(first + FILTER_WORDS * 64 - 1) {
         let (word, bit) = page_slot(page << PAGE_SHIFT);
         PAGES[word].fetch_or(bit, Relaxed);
-        page += 1;
     }
 }
 
