@@ -5,6 +5,10 @@
 //! cargo run --example dhat_to_html --features report -- input.json output.html [baseline.json]
 //! ```
 //!
+//! Exit status: 0 when written; 1 when the input cannot be read or converted (one line
+//! naming the file and the problem; an existing output is left as it was); 2 for wrong
+//! arguments.
+//!
 //! With a third argument the report compares `input.json` against `baseline.json` and
 //! opens on the list of allocation sites that grew, shrank, appeared or disappeared.
 
@@ -45,7 +49,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

@@ -5,6 +5,10 @@
 //! cargo run --example dhat_to_pprof --features pprof -- input.json output.pb.gz
 //! go tool pprof -top output.pb.gz
 //! ```
+//!
+//! Exit status: 0 when written; 1 when the input cannot be read or converted (one line
+//! naming the file and the problem; an existing output is left as it was); 2 for wrong
+//! arguments.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,7 +54,7 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
