@@ -148,7 +148,7 @@ pub(crate) fn capture_from(
     match unwinder {
         Unwinder::FramePointers => fp::capture_from(origin, out),
         Unwinder::CachedUnwindTables => cfi::capture_from(origin, out),
-        Unwinder::UnwindTables => tables::capture_above(origin.sp, out),
+        Unwinder::UnwindTables => tables::capture_above(origin.live_or_here().sp, out),
     }
 }
 
@@ -267,7 +267,7 @@ mod cfi {
 
     #[inline(always)]
     pub(super) fn capture_from(origin: super::Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
-        tables::capture_above(origin.sp, out)
+        tables::capture_above(origin.live_or_here().sp, out)
     }
 }
 
@@ -300,7 +300,7 @@ mod fp {
 
     #[inline(always)]
     pub(super) fn capture_from(origin: super::Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
-        tables::capture_above(origin.sp, out)
+        tables::capture_above(origin.live_or_here().sp, out)
     }
 }
 

@@ -64,6 +64,15 @@ impl Origin {
         }
         Origin { ip, sp, fp }
     }
+
+    /// This origin if it is a live frame further up the caller's stack (a higher stack
+    /// pointer), else the caller's own registers: an origin from another thread, or from a
+    /// frame that has returned, is not followed. Inlined, so "the caller" is the capture.
+    #[inline(always)]
+    pub(super) fn live_or_here(self) -> Origin {
+        let here = Origin::here();
+        if self.sp >= here.sp { self } else { here }
+    }
 }
 
 #[cfg(test)]

@@ -60,10 +60,7 @@ pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
 /// into the caller of the frame that took `origin`, if that frame is above this one.
 #[inline(always)]
 pub(super) fn capture_from(origin: Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
-    let here = Origin::here();
-    // A live frame further up this stack has a higher stack pointer; anything else is not
-    // one (an origin from another thread, or from a frame that has returned).
-    let origin = if origin.sp >= here.sp { origin } else { here };
+    let origin = origin.live_or_here();
     walk_from(origin, origin.sp, out)
 }
 
