@@ -124,11 +124,9 @@ fn supported(u: Unwinder) -> bool {
 /// short or meaningless stack.
 #[inline(never)]
 pub(crate) fn capture(unwinder: Unwinder, out: &mut [usize; MAX_FRAMES]) -> usize {
-    match unwinder {
-        Unwinder::FramePointers => fp::capture(out),
-        Unwinder::CachedUnwindTables => cfi::capture(out),
-        Unwinder::UnwindTables => tables::capture(out),
-    }
+    let here = Origin::here();
+    // The platform's stack leaves out this frame too, and the tracer's (its callees).
+    start(unwinder, here, here.sp + 1, out)
 }
 
 /// Like [`capture`], but the stack starts at the frame that took `origin` with
@@ -145,10 +143,44 @@ pub(crate) fn capture_from(
     origin: Origin,
     out: &mut [usize; MAX_FRAMES],
 ) -> usize {
-    match unwinder {
-        Unwinder::FramePointers => fp::capture_from(origin, out),
-        Unwinder::CachedUnwindTables => cfi::capture_from(origin, out),
-        Unwinder::UnwindTables => tables::capture_above(origin.live_or_here().sp, out),
+    let origin = origin.live_or_here();
+    start(unwinder, origin, origin.sp, out)
+}
+
+/// Where every capture begins: the fast walk from `origin` when its stack pointer is on this
+/// thread's normal stack (known bounds, not a signal or coroutine stack) and the walk follows
+/// every frame; otherwise the platform unwinder, keeping the frames whose stack pointer is at
+/// least `platform_limit` (`tables::capture_above`). Inlined into [`capture`] and
+/// [`capture_from`], so an origin taken there is their own frame's.
+#[inline(always)]
+fn start(
+    unwinder: Unwinder,
+    origin: Origin,
+    platform_limit: usize,
+    out: &mut [usize; MAX_FRAMES],
+) -> usize {
+    let walked = match (unwinder, stack_base_above(origin.sp)) {
+        (Unwinder::FramePointers, Some(hi)) => fp::walk_from(origin, hi, out),
+        (Unwinder::CachedUnwindTables, Some(hi)) => cfi::walk_from(origin, hi, out),
+        _ => None,
+    };
+    match walked {
+        Some(n) => n,
+        None => tables::capture_above(platform_limit, out),
+    }
+}
+
+/// The base of this thread's stack, if `sp` lies on it (below the base, above its end).
+#[inline(always)]
+fn stack_base_above(sp: usize) -> Option<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return stack_bounds::current()
+        .filter(|&(lo, hi)| lo <= sp && sp < hi)
+        .map(|(_, hi)| hi);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = sp;
+        None
     }
 }
 
@@ -251,7 +283,6 @@ mod cfi;
 /// Elsewhere: no cached unwinder, the tables are used.
 #[cfg(not(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64")))]
 mod cfi {
-    use super::tables;
     use super::unwinder::MAX_FRAMES;
 
     pub(super) const SUPPORTED: bool = false;
@@ -261,13 +292,12 @@ mod cfi {
     pub(super) fn flush() {}
 
     #[inline(always)]
-    pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-        tables::capture(out)
-    }
-
-    #[inline(always)]
-    pub(super) fn capture_from(origin: super::Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
-        tables::capture_above(origin.live_or_here().sp, out)
+    pub(super) fn walk_from(
+        _: super::Origin,
+        _: usize,
+        _: &mut [usize; MAX_FRAMES],
+    ) -> Option<usize> {
+        None
     }
 }
 
@@ -286,7 +316,6 @@ mod tables;
     any(target_arch = "x86_64", target_arch = "aarch64")
 )))]
 mod fp {
-    use super::tables;
     use super::unwinder::MAX_FRAMES;
 
     pub(super) const SUPPORTED: bool = false;
@@ -294,13 +323,12 @@ mod fp {
     pub(super) fn init_code_ranges() {}
 
     #[inline(always)]
-    pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-        tables::capture(out)
-    }
-
-    #[inline(always)]
-    pub(super) fn capture_from(origin: super::Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
-        tables::capture_above(origin.live_or_here().sp, out)
+    pub(super) fn walk_from(
+        _: super::Origin,
+        _: usize,
+        _: &mut [usize; MAX_FRAMES],
+    ) -> Option<usize> {
+        None
     }
 }
 

@@ -4,13 +4,6 @@
 use super::runtime_entry::is_stop;
 use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 
-/// Captures with `backtrace`'s unsynchronized tracer. Inlined into [`super::capture`].
-#[inline(always)]
-pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-    // Leaves out this frame too, and the tracer's (its callees).
-    capture_above(super::origin::Origin::here().sp + 1, out)
-}
-
 /// Captures the frames whose stack pointer (as the platform unwinder reports it: the frame's
 /// own, at its call to the next frame) is at or above `limit`. With the stack pointer an
 /// `Origin` holds, the stack starts at the frame that took it: every frame it called since,

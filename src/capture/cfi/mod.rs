@@ -25,8 +25,8 @@ mod rule;
 
 use super::origin::Origin;
 use super::runtime_entry::{in_entry_function, stops_enabled};
+#[cfg(test)]
 use super::stack_bounds;
-use super::tables;
 use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 use rule::Packed;
 #[cfg(test)]
@@ -47,36 +47,13 @@ pub(super) fn flush() {
     cache::flush();
 }
 
-/// Inlined into `capture::capture`, so the first frame is `capture`'s own and the first
-/// address written is the return address into its caller.
+/// Walks from `origin`, whose stack pointer is on this thread's stack below `hi` (the
+/// stack base). Inlined into `capture::capture` and `capture::capture_from`, so that an
+/// origin taken there is this frame's. `None` when a frame needs a rule this unwinder does
+/// not follow (the caller then asks the platform unwinder).
 #[inline(always)]
-pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-    let here = Origin::here();
-    // The platform's stack, if it is needed, leaves out this frame as `tables::capture` does.
-    walk_from(here, here.sp + 1, out)
-}
-
-/// Inlined into `capture::capture_from`: the first address written is the return address
-/// into the caller of the frame that took `origin`, if that frame is above this one.
-#[inline(always)]
-pub(super) fn capture_from(origin: Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
-    let origin = origin.live_or_here();
-    walk_from(origin, origin.sp, out)
-}
-
-/// Walks from `origin`, or has the platform unwinder capture the frames whose stack pointer is
-/// at least `platform_limit` (see `tables::capture_above`) where this walk cannot.
-#[inline(always)]
-fn walk_from(origin: Origin, platform_limit: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
-    let Origin { ip, sp, fp: bp } = origin;
-    match stack_bounds::current() {
-        Some((lo, hi)) if lo <= sp && sp < hi => match walk(ip, sp, bp, hi, out) {
-            Some(n) => n,
-            None => tables::capture_above(platform_limit, out),
-        },
-        // Unknown bounds, or running on an alternate (signal or coroutine) stack.
-        _ => tables::capture_above(platform_limit, out),
-    }
+pub(super) fn walk_from(origin: Origin, hi: usize, out: &mut [usize; MAX_FRAMES]) -> Option<usize> {
+    walk(origin.ip, origin.sp, origin.fp, hi, out)
 }
 
 /// Unwinds from the frame at `ip` with registers `sp` and `bp`, reading only inside

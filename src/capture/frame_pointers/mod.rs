@@ -5,7 +5,6 @@
 
 use super::origin::Origin;
 use super::runtime_entry::is_stop;
-use super::tables;
 use super::unwinder::{MAX_COUNTED, MAX_FRAMES, cut_marker};
 
 mod code_ranges;
@@ -28,32 +27,12 @@ fn strip(ret: usize) -> usize {
     }
 }
 
-/// Inlined into [`super::capture`], so the frame pointer read is `capture`'s own.
+/// Follows frame records from `origin`'s frame pointer, reading only between its stack
+/// pointer and `hi` (the stack base). Inlined into `capture::capture` and
+/// `capture::capture_from`, so that an origin taken there is this frame's.
 #[inline(always)]
-pub(super) fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
-    let here = Origin::here();
-    // The platform's stack, if it is needed, leaves out this frame as `tables::capture` does.
-    walk_from(here, here.sp + 1, out)
-}
-
-/// Inlined into [`super::capture_from`]: the walk starts at the frame record of the frame
-/// that took `origin`, if that frame is above this one.
-#[inline(always)]
-pub(super) fn capture_from(origin: Origin, out: &mut [usize; MAX_FRAMES]) -> usize {
-    let origin = origin.live_or_here();
-    walk_from(origin, origin.sp, out)
-}
-
-/// Walks from `origin`, or has the platform unwinder capture the frames whose stack pointer is
-/// at least `platform_limit` (see `tables::capture_above`) where this walk cannot.
-#[inline(always)]
-fn walk_from(origin: Origin, platform_limit: usize, out: &mut [usize; MAX_FRAMES]) -> usize {
-    let Origin { sp, fp, .. } = origin;
-    match super::stack_bounds::current() {
-        Some((lo, hi)) if lo <= sp && sp < hi => walk(fp, sp, hi, out),
-        // Unknown bounds, or running on an alternate (signal or coroutine) stack.
-        _ => tables::capture_above(platform_limit, out),
-    }
+pub(super) fn walk_from(origin: Origin, hi: usize, out: &mut [usize; MAX_FRAMES]) -> Option<usize> {
+    Some(walk(origin.fp, origin.sp, hi, out))
 }
 
 #[cfg(test)]
