@@ -63,11 +63,15 @@
 //! | cached unwind tables (default build) | 44 ns | 143 ns |
 //! | unwind tables (`backtrace::trace_unsynchronized`) | 1.5 µs | 3.6 µs |
 //!
-//! Symbolizing costs about 1 µs per distinct address once `backtrace` has parsed the debug
-//! info, and is done only when a report is written.
+//! Symbolizing is done only when a report is written (`symbolize/`).
 
 use std::sync::OnceLock;
 
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    target_pointer_width = "64"
+))]
+pub(crate) mod elf;
 mod origin;
 pub(crate) mod runtime_entry;
 pub(crate) mod unwinder;

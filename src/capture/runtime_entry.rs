@@ -170,32 +170,16 @@ mod symbols {
     /// `…28__rust_begin_short_backtrace17h…E` or v0 `…28___rust_begin_short_backtrace…`).
     const ENTRY: &[u8] = b"__rust_begin_short_backtrace";
 
-    const SHT_SYMTAB: u32 = 2;
     const STT_FUNC: u8 = 2;
+
+    pub(super) use crate::capture::elf::executable_bias;
+    use crate::capture::elf::{Layout, SHT_SYMTAB, SectionHeader};
 
     /// Calls `found(start, end)` for each entry function's link-time code range.
     pub(super) fn for_each_entry_function(found: impl FnMut(usize, usize)) {
         if let Some(map) = Mapped::executable() {
             let _ = scan(map.bytes(), found);
         }
-    }
-
-    /// Little-endian integers at `at` in `bytes`; `None` past the end.
-    fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
-        Some(u16::from_le_bytes(
-            bytes.get(at..at.checked_add(2)?)?.try_into().ok()?,
-        ))
-    }
-    fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-        Some(u32::from_le_bytes(
-            bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
-        ))
-    }
-    fn u64_at(bytes: &[u8], at: usize) -> Option<usize> {
-        usize::try_from(u64::from_le_bytes(
-            bytes.get(at..at.checked_add(8)?)?.try_into().ok()?,
-        ))
-        .ok()
     }
 
     /// Whether the NUL-terminated (or slice-long) string at the start of `text` contains
@@ -223,28 +207,14 @@ mod symbols {
 
     /// Walks the `.symtab` of an ELF64 little-endian file; `None` on anything malformed.
     fn scan(elf: &[u8], mut found: impl FnMut(usize, usize)) -> Option<()> {
-        // e_ident: magic, ELFCLASS64, ELFDATA2LSB.
-        if elf.get(..6)? != b"\x7fELF\x02\x01" {
-            return None;
-        }
-        let section_headers = u64_at(elf, 0x28)?;
-        let header_size = usize::from(u16_at(elf, 0x3a)?);
-        let sections = usize::from(u16_at(elf, 0x3c)?);
-        let section = |index: usize| -> Option<(u32, usize, usize, usize, usize)> {
-            let at = section_headers.checked_add(index.checked_mul(header_size)?)?;
-            Some((
-                u32_at(elf, at + 4)?,             // sh_type
-                u64_at(elf, at + 0x18)?,          // sh_offset
-                u64_at(elf, at + 0x20)?,          // sh_size
-                u32_at(elf, at + 0x28)? as usize, // sh_link
-                u64_at(elf, at + 0x38)?,          // sh_entsize
-            ))
-        };
-        let (_, symbols_at, symbols_size, strings_index, entry_size) =
-            (0..sections).find_map(|i| section(i).filter(|s| s.0 == SHT_SYMTAB))?;
-        let (_, strings_at, strings_size, _, _) = section(strings_index)?;
-        let symbols = elf.get(symbols_at..symbols_at.checked_add(symbols_size)?)?;
-        let strings = elf.get(strings_at..strings_at.checked_add(strings_size)?)?;
+        let layout = Layout::parse(elf)?;
+        let table = elf.get(layout.table_offset..)?;
+        let table = table.get(..layout.table_size()?)?;
+        let symtab = (0..layout.count)
+            .find_map(|i| SectionHeader::at(table, &layout, i).filter(|s| s.kind == SHT_SYMTAB))?;
+        let symbols = symtab.bytes(elf)?;
+        let strings = SectionHeader::at(table, &layout, symtab.link)?.bytes(elf)?;
+        let entry_size = symtab.entry_size;
         if entry_size < 24 {
             return None;
         }
@@ -272,25 +242,6 @@ mod symbols {
             }
         }
         Some(())
-    }
-
-    /// The executable's load bias (its runtime address minus its link-time address).
-    pub(super) fn executable_bias() -> Option<usize> {
-        unsafe extern "C" fn first(
-            info: *mut libc::dl_phdr_info,
-            _size: libc::size_t,
-            data: *mut libc::c_void,
-        ) -> libc::c_int {
-            // SAFETY: `data` is the `Option<usize>` passed below; `info` is valid during the
-            // call. The first object `dl_iterate_phdr` reports is the executable.
-            unsafe { *data.cast::<Option<usize>>() = Some((*info).dlpi_addr as usize) };
-            1
-        }
-        let mut bias: Option<usize> = None;
-        // SAFETY: the callback writes only through the pointer to `bias`, which outlives the
-        // call.
-        unsafe { libc::dl_iterate_phdr(Some(first), (&mut bias as *mut Option<usize>).cast()) };
-        bias
     }
 
     /// The executable file mapped read-only (pages are read only as the symbol table is).

@@ -14,7 +14,7 @@ use std::sync::Once;
 use super::recorder::{live, session, sites::SITES};
 use super::sampler;
 use super::scope::table::SCOPES;
-use crate::symbolize::resolve::BACKTRACE;
+use crate::symbolize::resolve::SYMBOLIZER;
 
 /// Hooks the engine's parts that live outside it (the backend's profile configuration)
 /// into the handlers: called with the same discipline.
@@ -50,7 +50,7 @@ extern "C" fn prepare() {
     if let Some(hooks) = hooks() {
         (hooks.prepare)();
     }
-    BACKTRACE.lock_and_hold();
+    SYMBOLIZER.lock_and_hold();
     SITES.lock_for_fork();
     SCOPES.lock_and_hold();
     session::lock_for_fork();
@@ -66,7 +66,7 @@ fn release() {
         session::unlock_after_fork();
         SCOPES.release_held();
         SITES.unlock_after_fork();
-        BACKTRACE.release_held();
+        SYMBOLIZER.release_held();
     }
 }
 

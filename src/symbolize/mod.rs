@@ -5,17 +5,20 @@
 //! `frame.rs` and `classify.rs` compile without the `track` feature (reports of any DHAT
 //! file need them); `resolve.rs`, `trim.rs` and `runtime_entry.rs` need it.
 //!
-//! [`Symbolizer`] resolves each distinct address once with [`backtrace::resolve`] (DWARF line
-//! tables through `gimli`/`addr2line`) and caches the result. One address can expand into
-//! several [`Frame`]s when functions were inlined into each other; all of them carry the
-//! original return address.
+//! [`Symbolizer`] resolves each distinct address once and caches the result. The executable's
+//! own addresses are read by [`dwarf`] (only the compilation units that hold them, read with
+//! `pread`, nothing mapped); anything it cannot answer (shared libraries, DWARF 5, compressed
+//! debug sections) goes to [`backtrace::resolve`] (DWARF line tables through
+//! `gimli`/`addr2line`). Both name the same frames. One address can expand into several
+//! [`Frame`]s when functions were inlined into each other; all of them carry the original
+//! return address.
 //!
 //! # Return addresses
 //!
 //! A captured address is where the call *returns to*, one instruction after the call.
-//! `backtrace::resolve` already subtracts one from the address it is given before looking it
-//! up (see `adjust_ip` in backtrace-rs), so the raw return address is passed as is and the line
-//! reported is the call's. [`Frame::address`] is the unmodified return address.
+//! `dwarf` looks up the byte before it, and `backtrace::resolve` already subtracts one from
+//! the address it is given before looking it up (see `adjust_ip` in backtrace-rs), so the raw
+//! return address is passed as is and the line reported is the call's. [`Frame::address`] is the unmodified return address.
 //!
 //! # Trimming ([`TrimOptions`])
 //!
@@ -49,6 +52,40 @@
 //!   the result does not depend on where the profiler was started.
 
 pub(crate) mod classify;
+#[cfg(all(
+    feature = "track",
+    any(target_os = "linux", target_os = "android"),
+    target_pointer_width = "64"
+))]
+mod dwarf;
+/// Elsewhere the executable's debug info is left to `backtrace` alone.
+#[cfg(all(
+    feature = "track",
+    not(all(
+        any(target_os = "linux", target_os = "android"),
+        target_pointer_width = "64"
+    ))
+))]
+mod dwarf {
+    pub(crate) struct Executable;
+
+    impl Executable {
+        pub(crate) fn open() -> Option<Executable> {
+            None
+        }
+
+        pub(crate) fn frames(&mut self, _ip: usize) -> Option<Vec<Resolved>> {
+            None
+        }
+    }
+
+    pub(crate) struct Resolved {
+        pub(crate) name: Vec<u8>,
+        pub(crate) file: Option<String>,
+        pub(crate) line: Option<u32>,
+        pub(crate) column: Option<u32>,
+    }
+}
 pub(crate) mod frame;
 mod paths;
 #[cfg(feature = "track")]

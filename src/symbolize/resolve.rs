@@ -7,13 +7,61 @@ use crate::capture::runtime_entry::remember_runtime_entry;
 use crate::capture::unwinder::{MAX_COUNTED, left_out};
 use crate::lock::SpinLock;
 
+use super::dwarf::Executable;
 use super::frame::{Frame, more_frames_not_captured, trim_path};
 use super::trim::{TrimOptions, is_runtime_entry, trim_frames};
 
-/// Held around every call allocsite makes into the `backtrace` crate's symbolizer, which
-/// keeps a process-wide lock of its own: `fork`'s prepare handler takes this one, so no
-/// allocsite thread is inside `backtrace` when a process forks and a child can symbolize.
-pub(crate) static BACKTRACE: SpinLock<()> = SpinLock::new(());
+/// What every [`Symbolizer`] shares: the executable's debug info as read so far. Held
+/// around every symbolization, including each call into the `backtrace` crate's symbolizer
+/// (which keeps a process-wide lock of its own): `fork`'s prepare handler takes it, so no
+/// allocsite thread is symbolizing when a process forks and a child can symbolize.
+pub(crate) static SYMBOLIZER: SpinLock<SharedDebugInfo> = SpinLock::new(SharedDebugInfo::new());
+
+/// The executable's debug info, read as addresses ask for it (`dwarf/`), opened at the
+/// first symbolization.
+pub(crate) struct SharedDebugInfo {
+    executable: Option<Option<Box<Executable>>>,
+}
+
+impl SharedDebugInfo {
+    const fn new() -> Self {
+        SharedDebugInfo { executable: None }
+    }
+
+    /// Gives back everything read so far (it is read again when next needed), and the
+    /// `backtrace` crate's parsed debug info too.
+    pub(crate) fn clear(&mut self) {
+        self.executable = None;
+        backtrace::clear_symbol_cache();
+    }
+
+    /// The frames of `ip` as the `backtrace` crate would name them, from the executable's
+    /// debug info read in part; `None` where only `backtrace` can say.
+    fn frames_in_executable(
+        &mut self,
+        ip: usize,
+        package_root: Option<&str>,
+    ) -> Option<Vec<Frame>> {
+        let executable = self
+            .executable
+            .get_or_insert_with(|| Executable::open().map(Box::new))
+            .as_mut()?;
+        let frames = executable.frames(ip)?;
+        Some(
+            frames
+                .into_iter()
+                .map(|frame| Frame {
+                    address: ip,
+                    function: format!("{:#}", backtrace::SymbolName::new(&frame.name)),
+                    file: frame.file.map(|path| trim_path(&path, package_root)),
+                    line: frame.line,
+                    column: frame.column,
+                    object: None,
+                })
+                .collect(),
+        )
+    }
+}
 
 /// Symbolizes captured stacks, caching by address (one `backtrace::resolve` per distinct
 /// address).
@@ -50,7 +98,7 @@ impl Symbolizer {
     /// trimmed. A stack the capture cut at [`MAX_FRAMES`] ends with its cut marker; its frames
     /// end with the marker frame `[… N more frames not captured]`.
     pub(crate) fn frames(&mut self, ips: &[usize], trim: TrimOptions) -> Vec<Frame> {
-        let _backtrace = BACKTRACE.lock();
+        let mut shared = SYMBOLIZER.lock();
         let (ips, left_out) = match ips.split_last() {
             Some((&last, rest)) => match left_out(last) {
                 Some(n) => (rest, Some(n)),
@@ -60,7 +108,7 @@ impl Symbolizer {
         };
         let mut all = Vec::with_capacity(ips.len());
         for &ip in ips {
-            let resolved = self.resolve(ip);
+            let resolved = self.resolve(ip, &mut shared);
             all.extend_from_slice(resolved);
             // Nothing below the runtime's entry frame survives the bottom trim, so stop
             // resolving there: the frames below are libc's, and resolving them can mean
@@ -85,9 +133,12 @@ impl Symbolizer {
     }
 
     /// The frames of one address, resolved once.
-    fn resolve(&mut self, ip: usize) -> &[Frame] {
+    fn resolve(&mut self, ip: usize, shared: &mut SharedDebugInfo) -> &[Frame] {
         let root = self.package_root.as_deref();
         self.cache.entry(ip).or_insert_with(|| {
+            if let Some(frames) = shared.frames_in_executable(ip, root) {
+                return frames;
+            }
             let mut frames = Vec::new();
             // `resolve` subtracts one from the address itself (see the module docs).
             backtrace::resolve(ip as *mut core::ffi::c_void, |sym| {

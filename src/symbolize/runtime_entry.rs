@@ -31,6 +31,5 @@ pub(crate) fn learn_runtime_entry() {
     let _ = Symbolizer::new().frames(&frames[..depth], TrimOptions::default());
     // Give the parsed debug info back now: keeping it through the workload would add its
     // megabytes to the program's peak. The report parses it again at the end.
-    let _backtrace = super::resolve::BACKTRACE.lock();
-    backtrace::clear_symbol_cache();
+    super::resolve::SYMBOLIZER.lock().clear();
 }
