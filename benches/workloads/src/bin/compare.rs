@@ -124,20 +124,39 @@ fn parse_config(text: &str, default_reps: usize, only: &Option<Vec<String>>) -> 
     configs
 }
 
+const USAGE: &str = "usage: compare --config FILE [--reps N] [--workloads a,b] [--raw FILE] [--md FILE]\n\
+    (FILE lines: name, ratio base, runs, workloads, command; compare.sh writes them)";
+
+/// Ends the run with one line naming what was wrong, and the usage.
+fn usage_error(problem: &str) -> ! {
+    eprintln!("compare: {problem}\n{USAGE}");
+    std::process::exit(2)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut config_path, mut reps, mut only, mut raw_path, mut md_path) = (None, 5, None, None, None);
     while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage_error(&format!("{a} needs a value")));
         match a.as_str() {
-            "--config" => config_path = args.next(),
-            "--reps" => reps = args.next().unwrap().parse().unwrap(),
-            "--workloads" => only = Some(args.next().unwrap().split(',').map(String::from).collect::<Vec<_>>()),
-            "--raw" => raw_path = args.next(),
-            "--md" => md_path = args.next(),
-            other => panic!("unknown argument {other}"),
+            "--config" => config_path = Some(value()),
+            "--reps" => {
+                let given = value();
+                reps = given.parse().unwrap_or_else(|_| usage_error(&format!("--reps {given}: not a number of runs")));
+            }
+            "--workloads" => only = Some(value().split(',').map(String::from).collect::<Vec<_>>()),
+            "--raw" => raw_path = Some(value()),
+            "--md" => md_path = Some(value()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            other => usage_error(&format!("unknown argument {other}")),
         }
     }
-    let text = std::fs::read_to_string(config_path.expect("--config FILE")).expect("read config");
+    let config_path = config_path.unwrap_or_else(|| usage_error("--config FILE is required"));
+    let text = std::fs::read_to_string(&config_path)
+        .unwrap_or_else(|e| usage_error(&format!("cannot read the config {config_path}: {e}")));
     let configs = parse_config(&text, reps, &only);
     let workloads: Vec<String> = allocsite_workloads::WORKLOADS
         .iter()
