@@ -8,6 +8,8 @@
 
 /// `sh_type` of the symbol table.
 pub(crate) const SHT_SYMTAB: u32 = 2;
+/// `sh_flags` bit of a section that holds code (`SHF_EXECINSTR`).
+pub(crate) const SHF_EXECINSTR: u64 = 0x4;
 /// `sh_flags` bit of a compressed section (`SHF_COMPRESSED`).
 pub(crate) const SHF_COMPRESSED: u64 = 0x800;
 /// Bytes of the ELF64 file header (the part [`Layout::parse`] reads).
@@ -73,6 +75,8 @@ impl Layout {
 /// One section header (the fields allocsite reads).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SectionHeader {
+    /// Link-time address of the section (0 if it is not loaded).
+    pub(crate) address: usize,
     /// Offset of the section's name in the names section.
     pub(crate) name: usize,
     /// `sh_type`.
@@ -98,6 +102,7 @@ impl SectionHeader {
             name: u32_at(header, 0)? as usize,
             kind: u32_at(header, 4)?,
             flags: u64_at(header, 8)? as u64,
+            address: u64_at(header, 0x10)?,
             offset: u64_at(header, 0x18)?,
             size: u64_at(header, 0x20)?,
             link: u32_at(header, 0x28)? as usize,
@@ -178,6 +183,7 @@ mod tests {
         // The table lies past the end of these bytes: no header is read.
         assert!(SectionHeader::at(&file[..0], &layout, 0).is_none());
         let huge = SectionHeader {
+            address: 0,
             name: 0,
             kind: 1,
             flags: 0,

@@ -80,7 +80,7 @@ mod dwarf {
     }
 
     pub(crate) struct Resolved {
-        pub(crate) name: Vec<u8>,
+        pub(crate) name: Option<Vec<u8>>,
         pub(crate) file: Option<String>,
         pub(crate) line: Option<u32>,
         pub(crate) column: Option<u32>,

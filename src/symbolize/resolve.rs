@@ -52,7 +52,10 @@ impl SharedDebugInfo {
                 .into_iter()
                 .map(|frame| Frame {
                     address: ip,
-                    function: format!("{:#}", backtrace::SymbolName::new(&frame.name)),
+                    function: frame.name.map_or_else(
+                        || "???".to_owned(),
+                        |name| format!("{:#}", backtrace::SymbolName::new(&name)),
+                    ),
                     file: frame.file.map(|path| trim_path(&path, package_root)),
                     line: frame.line,
                     column: frame.column,

@@ -10,13 +10,17 @@ use std::os::unix::fs::FileExt;
 
 use gimli::{AttributeValue, LittleEndian};
 
-use crate::capture::elf::{FILE_HEADER_SIZE, Layout, SHF_COMPRESSED, SectionHeader};
+use crate::capture::elf::{
+    FILE_HEADER_SIZE, Layout, SHF_COMPRESSED, SHF_EXECINSTR, SHT_SYMTAB, SectionHeader,
+};
 
 /// Bytes read from the file, as `gimli` parses them.
 pub(super) type Slice<'a> = gimli::EndianSlice<'a, LittleEndian>;
 
 /// The most a single string may take (names of deeply generic functions run to a few KiB).
 const MAX_STRING: usize = 1 << 20;
+/// Bytes of one ELF64 symbol.
+pub(super) const SYMBOL_SIZE: usize = 24;
 /// The most the section-name table may take.
 const MAX_NAMES: usize = 1 << 20;
 
@@ -43,6 +47,10 @@ pub(super) struct DebugFile {
     pub(super) str: Option<Section>,
     pub(super) line_str: Option<Section>,
     pub(super) ranges: Option<Section>,
+    /// The symbol table and its strings (for code without debug info).
+    pub(super) symbols: Option<(Section, Section)>,
+    /// Link-time address ranges of the sections that hold code.
+    pub(super) code: Vec<(u64, u64)>,
 }
 
 impl DebugFile {
@@ -62,8 +70,17 @@ impl DebugFile {
         }
         let names = read_at(&file, names.offset as u64, names.size)?;
         let mut debug = Vec::new();
+        let mut code = Vec::new();
+        let mut symbols = None;
         for index in 0..layout.count {
             let header = SectionHeader::at(&table, &layout, index)?;
+            if header.flags & SHF_EXECINSTR != 0 {
+                code.push((header.address as u64, (header.address + header.size) as u64));
+            }
+            if header.kind == SHT_SYMTAB && header.entry_size == SYMBOL_SIZE {
+                let strings = SectionHeader::at(&table, &layout, header.link)?;
+                symbols = Some((section_of(&header), section_of(&strings)));
+            }
             let Some(name) = names.get(header.name..) else {
                 continue;
             };
@@ -79,10 +96,7 @@ impl DebugFile {
             debug
                 .iter()
                 .find(|(name, _)| name == wanted)
-                .map(|(_, header)| Section {
-                    offset: header.offset as u64,
-                    size: header.size as u64,
-                })
+                .map(|(_, header)| section_of(header))
         };
         Some(DebugFile {
             info: section(b".debug_info")?,
@@ -92,6 +106,8 @@ impl DebugFile {
             str: section(b".debug_str"),
             line_str: section(b".debug_line_str"),
             ranges: section(b".debug_ranges"),
+            symbols,
+            code,
             file,
         })
     }
@@ -156,6 +172,13 @@ impl DebugFile {
             }
             chunk *= 4;
         }
+    }
+}
+
+fn section_of(header: &SectionHeader) -> Section {
+    Section {
+        offset: header.offset as u64,
+        size: header.size as u64,
     }
 }
 

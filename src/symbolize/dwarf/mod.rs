@@ -9,13 +9,16 @@
 //! are in), and runs only their line programs. It follows `addr2line`'s rules, so it names
 //! the same frames; `tests` below compare the two address by address.
 //!
-//! It answers for the executable's code in DWARF 2–4 with uncompressed sections (what
-//! rustc and cargo produce by default on Linux); anything else (shared libraries, DWARF 5,
-//! compressed or missing debug info, an address no range covers) is `None`, and the caller
-//! asks `backtrace`.
+//! It answers for all of the executable's code, in DWARF 2–4 with uncompressed sections (what
+//! rustc and cargo produce by default on Linux). Code the debug info says nothing of (std's
+//! precompiled allocation paths, `__rust_try`) is named from the symbol table, as `backtrace`
+//! names it: leaving it to `backtrace` would make it read all of the debug info after all.
+//! Anything else (shared libraries, DWARF 5, compressed or missing debug info) is `None`, and
+//! the caller asks `backtrace`.
 
 mod file;
 mod lines;
+mod symbols;
 mod unit;
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,16 +28,18 @@ use gimli::{DebugAranges, LittleEndian};
 
 use file::DebugFile;
 use lines::Location;
+use symbols::Symbols;
 use unit::{NameRef, Named, Unit};
 
 /// How deep a chain of `DW_AT_abstract_origin` / `DW_AT_specification` is followed for a
 /// name (as `addr2line` does).
 const NAME_HOPS: usize = 16;
 
-/// One frame of an address: the function (its raw, mangled name) and where in it.
+/// One frame of an address: the function (its raw, mangled name; `None` when nothing names
+/// it) and where in it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Resolved {
-    pub(crate) name: Vec<u8>,
+    pub(crate) name: Option<Vec<u8>>,
     pub(crate) file: Option<String>,
     pub(crate) line: Option<u32>,
     pub(crate) column: Option<u32>,
@@ -53,6 +58,8 @@ pub(crate) struct Executable {
     /// Known unit offsets and, once read, where each ends: finds the unit of a
     /// `DW_FORM_ref_addr` without reading every unit's header.
     bounds: BTreeMap<u64, Option<u64>>,
+    /// The symbol table, read when code without debug info is first asked about.
+    symbols: Option<Option<Symbols>>,
 }
 
 impl Executable {
@@ -84,6 +91,7 @@ impl Executable {
             aranges: aranges.into_boxed_slice(),
             units: HashMap::new(),
             bounds,
+            symbols: None,
         })
     }
 
@@ -93,13 +101,41 @@ impl Executable {
     pub(crate) fn frames(&mut self, ip: usize) -> Option<Vec<Resolved>> {
         // The call is the instruction before the return address (as `backtrace` does).
         let probe = (ip as u64).checked_sub(1)?.checked_sub(self.bias)?;
-        let index = self.aranges.partition_point(|range| range.0 <= probe);
-        let &(_, end, offset) = self.aranges.get(index.checked_sub(1)?)?;
-        if probe >= end {
-            return None;
+        if !self
+            .file
+            .code
+            .iter()
+            .any(|&(begin, end)| begin <= probe && probe < end)
+        {
+            return None; // another object's code (a shared library's)
         }
+        let index = self.aranges.partition_point(|range| range.0 <= probe);
+        let covering = index
+            .checked_sub(1)
+            .and_then(|index| self.aranges.get(index))
+            .filter(|range| probe < range.1);
+        let Some(&(_, _, offset)) = covering else {
+            // Code the debug info says nothing of: the symbol's name alone.
+            return Some(self.symbol_only(probe));
+        };
         let unit = self.unit(offset)?;
-        let entry = unit.function_at(&self.file, probe)?;
+        let Some(entry) = unit.function_at(&self.file, probe) else {
+            // A unit covers it but no function does: its line, named from the symbol table.
+            return Some(
+                match unit
+                    .lines(&self.file)
+                    .and_then(|lines| lines.location(probe))
+                {
+                    Some(at) => vec![Resolved {
+                        name: self.symbol(probe),
+                        file: at.file,
+                        line: at.line,
+                        column: at.column,
+                    }],
+                    None => self.symbol_only(probe),
+                },
+            );
+        };
         let (function, calls) = unit.calls_at(&self.file, entry, probe)?;
         let lines = unit.lines(&self.file);
         let mut location = lines.and_then(|lines| lines.location(probe));
@@ -107,7 +143,7 @@ impl Executable {
         // Innermost first: each inlined call's frame is at the location found so far, and
         // the call's own position is where its caller (one level out) is.
         for call in calls.iter().rev() {
-            frames.push(self.frame(&unit, &call.named, location.take())?);
+            frames.push(self.frame(&unit, &call.named, probe, location.take()));
             location = Some(Location {
                 file: call
                     .call_file
@@ -117,24 +153,53 @@ impl Executable {
                 column: (call.call_column != 0).then_some(call.call_column),
             });
         }
-        frames.push(self.frame(&unit, &function, location)?);
+        frames.push(self.frame(&unit, &function, probe, location));
         Some(frames)
     }
 
-    fn frame(&mut self, unit: &Arc<Unit>, named: &Named, at: Option<Location>) -> Option<Resolved> {
+    /// A frame of `named`'s function at `at`; a function without a name is given the
+    /// symbol table's name for `probe`, as `backtrace` does.
+    fn frame(
+        &mut self,
+        unit: &Arc<Unit>,
+        named: &Named,
+        probe: u64,
+        at: Option<Location>,
+    ) -> Resolved {
         let name = match (&named.name, named.origin) {
-            (Some(name), _) => name.clone(),
-            (None, Some(origin)) => self.name(unit.clone(), origin, NAME_HOPS)?,
-            // `backtrace` would use the symbol table's name: let it.
-            (None, None) => return None,
+            (Some(name), _) => Some(name.clone()),
+            (None, Some(origin)) => self.name(unit.clone(), origin, NAME_HOPS),
+            (None, None) => None,
         };
         let at = at.unwrap_or_default();
-        Some(Resolved {
-            name,
+        Resolved {
+            name: name.or_else(|| self.symbol(probe)),
             file: at.file,
             line: at.line,
             column: at.column,
-        })
+        }
+    }
+
+    /// The frames of code the debug info does not cover: its symbol's name, or none.
+    fn symbol_only(&mut self, probe: u64) -> Vec<Resolved> {
+        self.symbol(probe)
+            .map(|name| Resolved {
+                name: Some(name),
+                file: None,
+                line: None,
+                column: None,
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// The symbol table's name for `probe`.
+    fn symbol(&mut self, probe: u64) -> Option<Vec<u8>> {
+        let file = &self.file;
+        self.symbols
+            .get_or_insert_with(|| Symbols::load(file))
+            .as_ref()?
+            .name_at(file, probe)
     }
 
     /// The name at the end of a chain of references.

@@ -9,10 +9,7 @@ fn oracle(ip: usize) -> Vec<Resolved> {
     let mut frames = Vec::new();
     backtrace::resolve(ip as *mut core::ffi::c_void, |symbol| {
         frames.push(Resolved {
-            name: symbol
-                .name()
-                .map(|name| name.as_bytes().to_vec())
-                .unwrap_or_default(),
+            name: symbol.name().map(|name| name.as_bytes().to_vec()),
             file: symbol
                 .filename()
                 .map(|path| path.to_string_lossy().into_owned()),
@@ -79,10 +76,8 @@ fn names_the_same_frames_as_backtrace_on_captured_stacks() {
     );
     // The innermost frame is this file's `stack_here`, on the capture's line.
     let innermost = executable.frames(out[0]).unwrap();
-    let name = format!(
-        "{:#}",
-        backtrace::SymbolName::new(&innermost.last().unwrap().name)
-    );
+    let name = innermost.last().unwrap().name.as_deref().unwrap();
+    let name = format!("{:#}", backtrace::SymbolName::new(name));
     assert!(name.ends_with("stack_here"), "{name}");
 }
 
@@ -111,6 +106,38 @@ fn names_the_same_frames_as_backtrace_across_the_code() {
         left * 100 <= with_lines,
         "left {left} of {with_lines} to backtrace"
     );
+}
+
+#[test]
+fn names_code_without_debug_info_from_the_symbol_table_as_backtrace_does() {
+    let mut executable = Executable::open().unwrap();
+    let symbols = Symbols::load(&executable.file).expect("tests keep their symbol table");
+    // Every 20th function and data symbol: its first byte and a byte inside it, whether
+    // the debug info covers it or not (data gives no frame, or the symbol's name alone).
+    let mut ips = Vec::new();
+    for &(address, size, _) in symbols.entries().iter().step_by(20) {
+        for probe in [address, address + size / 2] {
+            ips.push((probe + executable.bias + 1) as usize);
+        }
+    }
+    let _lock = crate::symbolize::resolve::SYMBOLIZER.lock();
+    let mut answered = 0;
+    for &ip in &ips {
+        let probe = (ip - 1) as u64 - executable.bias;
+        let in_code = executable
+            .file
+            .code
+            .iter()
+            .any(|&(b, e)| b <= probe && probe < e);
+        match executable.frames(ip) {
+            Some(frames) => {
+                answered += 1;
+                assert_eq!(frames, oracle(ip), "at {ip:#x}");
+            }
+            None => assert!(!in_code, "left code at {ip:#x} to backtrace"),
+        }
+    }
+    assert!(answered >= 1000, "{answered} of {}", ips.len());
 }
 
 #[test]

@@ -1,0 +1,65 @@
+//! The executable's symbol table: the name of code the debug info says nothing of (std's
+//! precompiled allocation paths, `__rust_try`, C start-up code), chosen as the `backtrace`
+//! crate chooses it, so both name such frames alike.
+
+use super::file::{DebugFile, SYMBOL_SIZE, Section};
+
+/// `st_type` of function and data symbols (the ones `backtrace` looks at).
+const STT_OBJECT: u8 = 1;
+const STT_FUNC: u8 = 2;
+
+/// Function and data symbols defined in the file, by address.
+pub(super) struct Symbols {
+    /// `(address, size, name offset)`, in the order `backtrace` sorts them.
+    entries: Box<[(u64, u64, u32)]>,
+    strings: Section,
+}
+
+impl Symbols {
+    /// Reads the symbol table, if the file has one.
+    pub(super) fn load(file: &DebugFile) -> Option<Symbols> {
+        let (table, strings) = file.symbols?;
+        let bytes = file.read_all(table)?;
+        let mut entries = Vec::new();
+        for symbol in bytes.chunks_exact(SYMBOL_SIZE) {
+            // Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64,
+            // st_size u64.
+            let kind = symbol[4] & 0xf;
+            let section = u16::from_le_bytes([symbol[6], symbol[7]]);
+            if (kind != STT_FUNC && kind != STT_OBJECT) || section == 0 {
+                continue;
+            }
+            let name = u32::from_le_bytes(symbol[..4].try_into().ok()?);
+            let address = u64::from_le_bytes(symbol[8..16].try_into().ok()?);
+            let size = u64::from_le_bytes(symbol[16..24].try_into().ok()?);
+            entries.push((address, size, name));
+        }
+        // The same unstable sort of the same sequence as `backtrace`: symbols sharing an
+        // address come out in the same order, and the search below picks the same one.
+        entries.sort_unstable_by_key(|entry| entry.0);
+        Some(Symbols {
+            entries: entries.into_boxed_slice(),
+            strings,
+        })
+    }
+
+    /// The symbols, as sorted.
+    #[cfg(test)]
+    pub(super) fn entries(&self) -> &[(u64, u64, u32)] {
+        &self.entries
+    }
+
+    /// The name of the symbol at or before `probe` whose extent (its end included, as
+    /// `backtrace` has it) reaches `probe`.
+    pub(super) fn name_at(&self, file: &DebugFile, probe: u64) -> Option<Vec<u8>> {
+        let index = match self.entries.binary_search_by_key(&probe, |entry| entry.0) {
+            Ok(index) => index,
+            Err(index) => index.checked_sub(1)?,
+        };
+        let (address, size, name) = *self.entries.get(index)?;
+        if probe > address.checked_add(size)? {
+            return None;
+        }
+        file.string(self.strings, u64::from(name))
+    }
+}
