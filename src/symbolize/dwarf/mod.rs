@@ -10,7 +10,9 @@
 //! the same frames; `tests` below compare the two address by address.
 //!
 //! It answers for all of the executable's code, in DWARF 2–4 with uncompressed sections (what
-//! rustc and cargo produce by default on Linux). Code the debug info says nothing of (std's
+//! rustc and cargo produce by default on Linux). A unit `.debug_aranges` does not list (C
+//! built by clang without `-gdwarf-aranges`) is found from its root entry, as `addr2line`
+//! finds it, the first time an address no listed range covers is asked about. Code the debug info says nothing of (std's
 //! precompiled allocation paths, `__rust_try`) is named from the symbol table, as `backtrace`
 //! names it: leaving it to `backtrace` would make it read all of the debug info after all.
 //! Anything else (shared libraries, DWARF 5, compressed or missing debug info) is `None`, and
@@ -53,6 +55,8 @@ pub(crate) struct Executable {
     abbrev: Box<[u8]>,
     /// `(begin, end, unit offset)`, sorted by `begin`.
     aranges: Box<[(u64, u64, u64)]>,
+    /// The offsets of the units `.debug_aranges` lists, sorted.
+    listed: Box<[u64]>,
     /// Units read so far, by offset (`None`: it could not be read).
     units: HashMap<u64, Option<Arc<Unit>>>,
     /// Known unit offsets and, once read, where each ends: finds the unit of a
@@ -60,6 +64,11 @@ pub(crate) struct Executable {
     bounds: BTreeMap<u64, Option<u64>>,
     /// The symbol table, read when code without debug info is first asked about.
     symbols: Option<Option<Symbols>>,
+    /// Code ranges of the units `.debug_aranges` does not list, as `(begin, end, unit
+    /// offset)`: `addr2line` finds an address in them from their root entry. Read once,
+    /// the first time no listed range covers an address (rustc lists every unit that has
+    /// code; C built by clang without `-gdwarf-aranges` is not listed).
+    unlisted: Option<Box<[(u64, u64, u64)]>>,
 }
 
 impl Executable {
@@ -70,9 +79,11 @@ impl Executable {
         let abbrev = file.read_all(file.abbrev)?.into_boxed_slice();
         let aranges_bytes = file.read_all(file.aranges)?;
         let mut aranges = Vec::new();
+        let mut listed = Vec::new();
         let mut headers = DebugAranges::new(&aranges_bytes, LittleEndian).headers();
         while let Some(header) = headers.next().ok()? {
             let unit = header.debug_info_offset().0 as u64;
+            listed.push(unit);
             let mut entries = header.entries();
             while let Some(entry) = entries.next().ok()? {
                 let range = entry.range();
@@ -83,15 +94,19 @@ impl Executable {
             }
         }
         aranges.sort_unstable();
-        let bounds = aranges.iter().map(|&(_, _, unit)| (unit, None)).collect();
+        listed.sort_unstable();
+        listed.dedup();
+        let bounds = listed.iter().map(|&unit| (unit, None)).collect();
         Some(Executable {
             file,
             bias,
             abbrev,
             aranges: aranges.into_boxed_slice(),
+            listed: listed.into_boxed_slice(),
             units: HashMap::new(),
             bounds,
             symbols: None,
+            unlisted: None,
         })
     }
 
@@ -114,9 +129,13 @@ impl Executable {
             .checked_sub(1)
             .and_then(|index| self.aranges.get(index))
             .filter(|range| probe < range.1);
-        let Some(&(_, _, offset)) = covering else {
-            // Code the debug info says nothing of: the symbol's name alone.
-            return Some(self.symbol_only(probe));
+        let offset = match covering {
+            Some(&(_, _, offset)) => offset,
+            None => match self.unlisted_unit_at(probe) {
+                Some(offset) => offset,
+                // Code the debug info says nothing of: the symbol's name alone.
+                None => return Some(self.symbol_only(probe)),
+            },
         };
         let unit = self.unit(offset)?;
         let Some(entry) = unit.function_at(&self.file, probe) else {
@@ -178,6 +197,40 @@ impl Executable {
             line: at.line,
             column: at.column,
         }
+    }
+
+    /// The unit `.debug_aranges` does not list whose code covers `probe`, if one does.
+    fn unlisted_unit_at(&mut self, probe: u64) -> Option<u64> {
+        if self.unlisted.is_none() {
+            self.unlisted = Some(self.read_unlisted().unwrap_or_default());
+        }
+        let ranges = self.unlisted.as_deref()?;
+        let &(_, _, offset) = ranges
+            .iter()
+            .find(|&&(begin, end, _)| begin <= probe && probe < end)?;
+        Some(offset)
+    }
+
+    /// Walks every unit header (a few bytes each) and reads the root entry of each unit
+    /// `.debug_aranges` does not list (in rustc's output, small ones without code) for its
+    /// code ranges.
+    fn read_unlisted(&mut self) -> Option<Box<[(u64, u64, u64)]>> {
+        let mut ranges = Vec::new();
+        let mut at = 0;
+        while at < self.file.info.size() {
+            let end = at.checked_add(self.file.entry_length(self.file.info, at)?)?;
+            self.bounds.insert(at, Some(end));
+            if self.listed.binary_search(&at).is_err() {
+                let code = Unit::root_code_ranges(&self.file, &self.abbrev, at);
+                for (begin, end) in code.unwrap_or_default() {
+                    if begin != 0 {
+                        ranges.push((begin, end, at));
+                    }
+                }
+            }
+            at = end;
+        }
+        Some(ranges.into_boxed_slice())
     }
 
     /// The frames of code the debug info does not cover: its symbol's name, or none.

@@ -141,6 +141,39 @@ fn names_code_without_debug_info_from_the_symbol_table_as_backtrace_does() {
 }
 
 #[test]
+fn finds_units_that_aranges_does_not_list_from_their_root_entry() {
+    let mut executable = Executable::open().unwrap();
+    // Forget the ranges of the unit that holds this test, as if `.debug_aranges` left it
+    // out (clang does without `-gdwarf-aranges`): its frames must come out the same.
+    let ip = stack_here as *const () as usize + 8;
+    let probe = (ip - 1) as u64 - executable.bias;
+    let holder = executable
+        .aranges
+        .iter()
+        .find(|range| range.0 <= probe && probe < range.1)
+        .unwrap()
+        .2;
+    let mut ranges = executable.aranges.to_vec();
+    ranges.retain(|range| range.2 != holder);
+    executable.aranges = ranges.into_boxed_slice();
+    let mut listed = executable.listed.to_vec();
+    listed.retain(|&unit| unit != holder);
+    executable.listed = listed.into_boxed_slice();
+    let _lock = crate::symbolize::resolve::SYMBOLIZER.lock();
+    let frames = executable.frames(ip).unwrap();
+    assert!(
+        frames.iter().any(|frame| frame.line.is_some()),
+        "{frames:?}"
+    );
+    assert_eq!(frames, oracle(ip));
+    let unlisted = executable.unlisted.as_deref().unwrap();
+    assert!(
+        unlisted.iter().any(|range| range.2 == holder),
+        "{unlisted:x?}"
+    );
+}
+
+#[test]
 fn reads_only_the_units_it_is_asked_about() {
     let mut executable = Executable::open().unwrap();
     let ip = names_the_same_frames_as_backtrace_on_captured_stacks as *const () as usize + 8;

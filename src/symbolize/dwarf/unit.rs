@@ -6,7 +6,10 @@
 
 use std::sync::OnceLock;
 
-use gimli::{AttributeValue, DebugAbbrev, DebugInfo, DebugInfoOffset, LittleEndian, UnitOffset};
+use gimli::{
+    AttributeValue, DebugAbbrev, DebugAbbrevOffset, DebugInfo, DebugInfoOffset, LittleEndian,
+    Reader, UnitOffset,
+};
 
 use super::file::{DebugFile, Slice, string};
 use super::lines::Lines;
@@ -33,6 +36,8 @@ pub(super) struct Unit {
     name: Option<Vec<u8>>,
     stmt_list: Option<u64>,
     address_size: u8,
+    /// The root entry's address attributes.
+    root: Ranges,
     lines: OnceLock<Option<Lines>>,
     functions: OnceLock<Option<Box<[FunctionRange]>>>,
 }
@@ -67,31 +72,62 @@ impl Unit {
     /// Reads the unit at `start` in `.debug_info`. `None` for anything but DWARF 2–4 (their
     /// forms are the ones read here; DWARF 5 goes to the general symbolizer).
     pub(super) fn load(file: &DebugFile, abbrev: &[u8], start: u64) -> Option<Unit> {
+        Unit::read(file, start, |header, _| {
+            header
+                .abbreviations(&DebugAbbrev::new(abbrev, LittleEndian))
+                .ok()
+        })
+    }
+
+    /// The code ranges of the unit at `start`, from its root entry alone. Only the root's
+    /// abbreviation is parsed, not the whole table (which units may share, and which for a
+    /// unit of a debug build can run to thousands of entries).
+    pub(super) fn root_code_ranges(
+        file: &DebugFile,
+        abbrev: &[u8],
+        start: u64,
+    ) -> Option<Vec<(u64, u64)>> {
+        Unit::root_only(file, abbrev, start)
+            .or_else(|| Unit::load(file, abbrev, start))?
+            .code_ranges(file)
+    }
+
+    /// The unit at `start` with only its root entry's abbreviation parsed: enough for its
+    /// root attributes, nothing else.
+    fn root_only(file: &DebugFile, abbrev: &[u8], start: u64) -> Option<Unit> {
+        Unit::read(file, start, |header, code| {
+            let table = abbrev.get(header.debug_abbrev_offset().0..)?;
+            let mut table = abbreviation_entry(table, code)?;
+            table.push(0); // the end of a one-entry table
+            DebugAbbrev::new(&table, LittleEndian)
+                .abbreviations(DebugAbbrevOffset(0))
+                .ok()
+        })
+    }
+
+    /// Reads the unit at `start` with the abbreviations `abbreviations` parses for it, given
+    /// its header and the abbreviation code of its root entry.
+    fn read(
+        file: &DebugFile,
+        start: u64,
+        abbreviations: impl FnOnce(&gimli::UnitHeader<Slice<'_>>, u64) -> Option<gimli::Abbreviations>,
+    ) -> Option<Unit> {
         let bytes = file.read_entry(file.info, start)?.into_boxed_slice();
         let header = header(&bytes)?;
         if !(2..=4).contains(&header.version()) {
             return None;
         }
-        let abbreviations = header
-            .abbreviations(&DebugAbbrev::new(abbrev, LittleEndian))
-            .ok()?;
-        let mut unit = Unit {
-            start,
-            abbreviations,
-            low_pc: 0,
-            comp_dir: None,
-            name: None,
-            stmt_list: None,
-            address_size: header.address_size(),
-            lines: OnceLock::new(),
-            functions: OnceLock::new(),
-            bytes: Box::default(),
-        };
-        let mut entries = header.entries_raw(&unit.abbreviations, None).ok()?;
-        let root = entries.read_abbreviation().ok()??;
+        let mut root_entry = Slice::new(bytes.get(header.header_size()..)?, LittleEndian);
+        let root_code = gimli::leb128::read::unsigned(&mut root_entry).ok()?;
+        let abbreviations = abbreviations(&header, root_code)?;
+        // The root entry: the unit's base address, directory, name and line program.
         let (mut low_pc, mut comp_dir, mut name, mut stmt_list) = (0, None, None, None);
-        for spec in root.attributes() {
+        let mut root = Ranges::default();
+        let mut entries = header.entries_raw(&abbreviations, None).ok()?;
+        let abbreviation = entries.read_abbreviation().ok()??;
+        for spec in abbreviation.attributes() {
             let attribute = entries.read_attribute(*spec).ok()?;
+            root.read(&attribute);
             match (attribute.name(), attribute.value()) {
                 (gimli::DW_AT_low_pc, AttributeValue::Addr(address)) => low_pc = address,
                 (gimli::DW_AT_comp_dir, value) => comp_dir = string(file, value),
@@ -102,10 +138,26 @@ impl Unit {
                 _ => {}
             }
         }
-        (unit.low_pc, unit.comp_dir, unit.name, unit.stmt_list) =
-            (low_pc, comp_dir, name, stmt_list);
-        unit.bytes = bytes;
-        Some(unit)
+        let address_size = header.address_size();
+        Some(Unit {
+            start,
+            bytes,
+            abbreviations,
+            low_pc,
+            comp_dir,
+            name,
+            stmt_list,
+            address_size,
+            root,
+            lines: OnceLock::new(),
+            functions: OnceLock::new(),
+        })
+    }
+
+    /// The code ranges the unit's root entry gives (`.debug_aranges` usually says the same,
+    /// for the units it lists).
+    pub(super) fn code_ranges(&self, file: &DebugFile) -> Option<Vec<(u64, u64)>> {
+        self.root.resolve(file, self)
     }
 
     /// The offset just past the unit in `.debug_info`.
@@ -349,6 +401,35 @@ fn name_ref(value: AttributeValue<Slice<'_>>) -> Option<NameRef> {
     }
 }
 
+/// The bytes of abbreviation `code` in the table `table` starts with (its code, tag,
+/// children flag and attribute specifications up to their (0, 0) end), found by stepping
+/// over the entries before it without parsing them into a table.
+fn abbreviation_entry(table: &[u8], code: u64) -> Option<Vec<u8>> {
+    let mut input = Slice::new(table, LittleEndian);
+    loop {
+        let start = table.len() - input.len();
+        let found = gimli::leb128::read::unsigned(&mut input).ok()?;
+        if found == 0 {
+            return None; // the end of the table
+        }
+        gimli::leb128::read::unsigned(&mut input).ok()?; // tag
+        input.read_u8().ok()?; // children
+        loop {
+            let name = gimli::leb128::read::unsigned(&mut input).ok()?;
+            let form = gimli::leb128::read::unsigned(&mut input).ok()?;
+            if form == u64::from(gimli::DW_FORM_implicit_const.0) {
+                gimli::leb128::read::signed(&mut input).ok()?;
+            }
+            if name == 0 && form == 0 {
+                break;
+            }
+        }
+        if found == code {
+            return Some(table[start..table.len() - input.len()].to_vec());
+        }
+    }
+}
+
 /// The header of the unit whose bytes (from its initial length on) are `bytes`.
 fn header(bytes: &[u8]) -> Option<gimli::UnitHeader<Slice<'_>>> {
     DebugInfo::new(bytes, LittleEndian)
@@ -357,7 +438,7 @@ fn header(bytes: &[u8]) -> Option<gimli::UnitHeader<Slice<'_>>> {
 }
 
 /// An entry's address attributes, resolved into ranges once all are read.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Ranges {
     low_pc: Option<u64>,
     high_pc: Option<u64>,
@@ -430,5 +511,54 @@ fn range_list(file: &DebugFile, unit: &Unit, offset: u64) -> Option<Vec<(u64, u6
             }
             at += 16;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_units_root_alone_gives_the_ranges_its_whole_table_gives() {
+        let file = DebugFile::open("/proc/self/exe").unwrap();
+        let abbrev = file.read_all(file.abbrev).unwrap();
+        let (mut at, mut units, mut with_code) = (0, 0, 0);
+        // Every unit of this test binary (some share their abbreviation tables, whose
+        // root entries are then not the tables' first).
+        while at < file.info.size() {
+            let whole = Unit::load(&file, &abbrev, at).unwrap();
+            let root = Unit::root_only(&file, &abbrev, at).unwrap();
+            let ranges = whole.code_ranges(&file).unwrap();
+            assert_eq!(root.code_ranges(&file).unwrap(), ranges, "unit at {at:#x}");
+            assert_eq!(
+                (root.stmt_list, &root.comp_dir),
+                (whole.stmt_list, &whole.comp_dir)
+            );
+            units += 1;
+            with_code += usize::from(!ranges.is_empty());
+            at = whole.end();
+        }
+        assert!(
+            units > 100 && with_code > 10,
+            "{units} units, {with_code} with code"
+        );
+    }
+
+    #[test]
+    fn finds_an_abbreviation_by_code_past_the_others() {
+        // Code 1: tag 0x11, children, (name 0x03, form 0x08), end; code 2: tag 0x2e, no
+        // children, (0x3f, implicit_const 0x21, -1), end; the table's end.
+        let table = [
+            1, 0x11, 1, 0x03, 0x08, 0, 0, //
+            2, 0x2e, 0, 0x3f, 0x21, 0x7f, 0, 0, //
+            0,
+        ];
+        assert_eq!(abbreviation_entry(&table, 1).unwrap(), &table[..7]);
+        assert_eq!(abbreviation_entry(&table, 2).unwrap(), &table[7..15]);
+        assert!(abbreviation_entry(&table, 3).is_none());
+        assert!(
+            abbreviation_entry(&table[..9], 2).is_none(),
+            "a cut table is refused"
+        );
     }
 }
