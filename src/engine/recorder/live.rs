@@ -1,8 +1,9 @@
 //! The recorded blocks still live, and the filter that lets a free skip the table when its
 //! block was certainly not recorded.
 //!
-//! The table is split into [`SHARDS`] shards by a hash of the address, each behind its own
-//! lock, so threads recording and freeing different blocks rarely meet on a lock. Its memory
+//! The table is split into [`SHARDS`] shards by a hash of the address's 1 MiB region, each
+//! behind its own lock, so threads recording and freeing blocks of their own arenas rarely
+//! meet on a lock or a cache line. Its memory
 //! is mapped (`memory.rs`), never allocated.
 //!
 //! **Was this block recorded?** Every free must answer that, without a lock and without
@@ -91,11 +92,23 @@ static FILTER: Filter = Filter {
     bits: [const { AtomicU64::new(0) }; WORDS],
 };
 
-/// The filter slot of `address`: the top 16 bits of a multiplicative hash (addresses are
-/// 16-byte aligned, and their low bits reach the top through the multiplication).
+/// Bytes of address space whose blocks share a shard (1 MiB).
+const REGION_SHIFT: u32 = 20;
+
+/// The filter slot of `address`, whose shard is `slot / SLOTS_PER_SHARD`: the shard from a
+/// hash of the address's 1 MiB region, the slot within it from a hash of the address (both
+/// multiplicative: the top bits of the product, which every bit of the input reaches).
+///
+/// By region, not by block: each thread allocates from its own arena (glibc's, jemalloc's,
+/// mimalloc's), so two threads recording at once mostly lock different shards and keep
+/// their own table lines in their own caches (with blocks hashed over all shards, every
+/// recorded free of two threads missed the cache on the other thread's slot writes).
 #[inline(always)]
 fn slot_of(address: usize) -> usize {
-    ((address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let shard = ((address >> REGION_SHIFT) as u64).wrapping_mul(K) >> (64 - SHARDS.ilog2());
+    let within = (address as u64).wrapping_mul(K) >> (64 - SLOTS_PER_SHARD.ilog2());
+    (shard << SLOTS_PER_SHARD.ilog2() | within) as usize
 }
 
 /// True if the block at `address` may have been recorded. A recorded block's bit was set
