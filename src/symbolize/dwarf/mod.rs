@@ -116,44 +116,16 @@ impl Executable {
     pub(crate) fn frames(&mut self, ip: usize) -> Option<Vec<Resolved>> {
         // The call is the instruction before the return address (as `backtrace` does).
         let probe = (ip as u64).checked_sub(1)?.checked_sub(self.bias)?;
-        if !self
-            .file
-            .code
-            .iter()
-            .any(|&(begin, end)| begin <= probe && probe < end)
-        {
+        if !self.file.code.iter().any(|&(b, e)| b <= probe && probe < e) {
             return None; // another object's code (a shared library's)
         }
-        let index = self.aranges.partition_point(|range| range.0 <= probe);
-        let covering = index
-            .checked_sub(1)
-            .and_then(|index| self.aranges.get(index))
-            .filter(|range| probe < range.1);
-        let offset = match covering {
-            Some(&(_, _, offset)) => offset,
-            None => match self.unlisted_unit_at(probe) {
-                Some(offset) => offset,
-                // Code the debug info says nothing of: the symbol's name alone.
-                None => return Some(self.symbol_only(probe)),
-            },
+        let Some(offset) = self.unit_offset_at(probe) else {
+            // Code the debug info says nothing of: the symbol's name alone.
+            return Some(self.symbol_only(probe));
         };
         let unit = self.unit(offset)?;
         let Some(entry) = unit.function_at(&self.file, probe) else {
-            // A unit covers it but no function does: its line, named from the symbol table.
-            return Some(
-                match unit
-                    .lines(&self.file)
-                    .and_then(|lines| lines.location(probe))
-                {
-                    Some(at) => vec![Resolved {
-                        name: self.symbol(probe),
-                        file: at.file,
-                        line: at.line,
-                        column: at.column,
-                    }],
-                    None => self.symbol_only(probe),
-                },
-            );
+            return Some(self.line_only(&unit, probe));
         };
         let (function, calls) = unit.calls_at(&self.file, entry, probe)?;
         let lines = unit.lines(&self.file);
@@ -174,6 +146,32 @@ impl Executable {
         }
         frames.push(self.frame(&unit, &function, probe, location));
         Some(frames)
+    }
+
+    /// The unit whose code covers `probe`: one `.debug_aranges` lists, else one it does not.
+    fn unit_offset_at(&mut self, probe: u64) -> Option<u64> {
+        let index = self.aranges.partition_point(|range| range.0 <= probe);
+        match index.checked_sub(1).map(|index| self.aranges[index]) {
+            Some((_, end, offset)) if probe < end => Some(offset),
+            _ => self.unlisted_unit_at(probe),
+        }
+    }
+
+    /// The frame of code a unit covers but no function of it does: its line, named from
+    /// the symbol table (or the symbol's name alone without a line).
+    fn line_only(&mut self, unit: &Unit, probe: u64) -> Vec<Resolved> {
+        match unit
+            .lines(&self.file)
+            .and_then(|lines| lines.location(probe))
+        {
+            Some(at) => vec![Resolved {
+                name: self.symbol(probe),
+                file: at.file,
+                line: at.line,
+                column: at.column,
+            }],
+            None => self.symbol_only(probe),
+        }
     }
 
     /// A frame of `named`'s function at `at`; a function without a name is given the
