@@ -1,5 +1,5 @@
-//! The executable's ELF headers, read by hand (ELF64, little-endian): where its sections are
-//! and where it was loaded. Two readers use it, both off the hot path: the runtime entry's
+//! The executable's ELF headers, read by hand (ELF64, little-endian): where its sections are,
+//! its symbols, and where it was loaded. Two readers use it, both off the hot path: the runtime entry's
 //! symbol-table scan (`runtime_entry.rs`, at detection) and the symbolizer's DWARF reader
 //! (`symbolize/dwarf/`, when a report is written).
 //!
@@ -12,6 +12,10 @@ pub(crate) const SHT_SYMTAB: u32 = 2;
 pub(crate) const SHF_EXECINSTR: u64 = 0x4;
 /// `sh_flags` bit of a compressed section (`SHF_COMPRESSED`).
 pub(crate) const SHF_COMPRESSED: u64 = 0x800;
+/// `st_type` of a data symbol.
+pub(crate) const STT_OBJECT: u8 = 1;
+/// `st_type` of a function symbol.
+pub(crate) const STT_FUNC: u8 = 2;
 /// Bytes of the ELF64 file header (the part [`Layout::parse`] reads).
 pub(crate) const FILE_HEADER_SIZE: usize = 64;
 
@@ -116,6 +120,60 @@ impl SectionHeader {
     }
 }
 
+/// The symbols of a symbol table whose entries are `entry_size` bytes; none if that is too
+/// small for an ELF64 symbol (24 bytes).
+pub(crate) fn symbols(table: &[u8], entry_size: usize) -> impl Iterator<Item = Symbol<'_>> {
+    let entry_size = if entry_size >= 24 {
+        entry_size
+    } else {
+        table.len() + 1
+    };
+    table.chunks_exact(entry_size).map(Symbol)
+}
+
+/// One ELF64 symbol (`Elf64_Sym`: `st_name` u32, `st_info` u8, `st_other` u8, `st_shndx`
+/// u16, `st_value` u64, `st_size` u64), read field by field as asked: a scan that rejects
+/// most symbols by their type reads one byte of them. This runs in the user's build, where
+/// dependencies are not optimised, so each field is one unaligned load.
+#[derive(Clone, Copy)]
+pub(crate) struct Symbol<'a>(&'a [u8]);
+
+impl Symbol<'_> {
+    /// `st_type`: [`STT_FUNC`], [`STT_OBJECT`], …
+    #[inline]
+    pub(crate) fn kind(&self) -> u8 {
+        self.0[4] & 0xf
+    }
+
+    /// `st_shndx`: 0 for a symbol defined elsewhere.
+    #[inline]
+    pub(crate) fn section(&self) -> u16 {
+        // SAFETY: `symbols` hands out entries of at least 24 bytes; bytes 6..8 lie in them.
+        u16::from_le(unsafe { self.0.as_ptr().add(6).cast::<u16>().read_unaligned() })
+    }
+
+    /// The offset of the symbol's name in its string table.
+    #[inline]
+    pub(crate) fn name(&self) -> usize {
+        // SAFETY: as in `section`; bytes 0..4.
+        u32::from_le(unsafe { self.0.as_ptr().cast::<u32>().read_unaligned() }) as usize
+    }
+
+    /// Its link-time address.
+    #[inline]
+    pub(crate) fn address(&self) -> usize {
+        // SAFETY: as in `section`; bytes 8..16.
+        u64::from_le(unsafe { self.0.as_ptr().add(8).cast::<u64>().read_unaligned() }) as usize
+    }
+
+    /// Its size in bytes.
+    #[inline]
+    pub(crate) fn size(&self) -> usize {
+        // SAFETY: as in `section`; bytes 16..24.
+        u64::from_le(unsafe { self.0.as_ptr().add(16).cast::<u64>().read_unaligned() }) as usize
+    }
+}
+
 /// The executable's load bias (its runtime address minus its link-time address).
 pub(crate) fn executable_bias() -> Option<usize> {
     unsafe extern "C" fn first(
@@ -193,6 +251,29 @@ mod tests {
             entry_size: 0,
         };
         assert!(huge.bytes(&file).is_none());
+    }
+
+    #[test]
+    fn reads_the_fields_of_a_symbol_and_refuses_short_entries() {
+        let mut entry = [0u8; 24];
+        entry[..4].copy_from_slice(&7u32.to_le_bytes());
+        entry[4] = 0x12; // global, function
+        entry[6..8].copy_from_slice(&3u16.to_le_bytes());
+        entry[8..16].copy_from_slice(&0x1234u64.to_le_bytes());
+        entry[16..].copy_from_slice(&40u64.to_le_bytes());
+        let symbol = symbols(&entry, 24).next().unwrap();
+        assert_eq!(
+            (
+                symbol.name(),
+                symbol.kind(),
+                symbol.section(),
+                symbol.address(),
+                symbol.size()
+            ),
+            (7, STT_FUNC, 3, 0x1234, 40)
+        );
+        assert_eq!(symbols(&entry, 16).count(), 0);
+        assert_eq!(symbols(&entry[..23], 24).count(), 0);
     }
 
     #[test]

@@ -170,10 +170,8 @@ mod symbols {
     /// `…28__rust_begin_short_backtrace17h…E` or v0 `…28___rust_begin_short_backtrace…`).
     const ENTRY: &[u8] = b"__rust_begin_short_backtrace";
 
-    const STT_FUNC: u8 = 2;
-
     pub(super) use crate::capture::elf::executable_bias;
-    use crate::capture::elf::{Layout, SHT_SYMTAB, SectionHeader};
+    use crate::capture::elf::{Layout, SHT_SYMTAB, STT_FUNC, SectionHeader, symbols};
 
     /// Calls `found(start, end)` for each entry function's link-time code range.
     pub(super) fn for_each_entry_function(found: impl FnMut(usize, usize)) {
@@ -212,28 +210,13 @@ mod symbols {
         let table = table.get(..layout.table_size()?)?;
         let symtab = (0..layout.count)
             .find_map(|i| SectionHeader::at(table, &layout, i).filter(|s| s.kind == SHT_SYMTAB))?;
-        let symbols = symtab.bytes(elf)?;
         let strings = SectionHeader::at(table, &layout, symtab.link)?.bytes(elf)?;
-        let entry_size = symtab.entry_size;
-        if entry_size < 24 {
-            return None;
-        }
-        for symbol in symbols.chunks_exact(entry_size) {
-            // Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64,
-            // st_size u64. Most symbols are not functions: one byte rejects them.
-            if symbol[4] & 0xf != STT_FUNC {
+        for symbol in symbols(symtab.bytes(elf)?, symtab.entry_size) {
+            // Most symbols are not functions: one byte rejects them.
+            if symbol.kind() != STT_FUNC {
                 continue;
             }
-            // SAFETY: `symbol` is `entry_size` ≥ 24 bytes: the three fields read lie in it;
-            // unaligned reads of plain integers.
-            let (name_at, start, size) = unsafe {
-                let p = symbol.as_ptr();
-                (
-                    u32::from_le(p.cast::<u32>().read_unaligned()) as usize,
-                    u64::from_le(p.add(8).cast::<u64>().read_unaligned()) as usize,
-                    u64::from_le(p.add(16).cast::<u64>().read_unaligned()) as usize,
-                )
-            };
+            let (name_at, start, size) = (symbol.name(), symbol.address(), symbol.size());
             if size == 0 || name_at >= strings.len() {
                 continue;
             }

@@ -19,8 +19,6 @@ pub(super) type Slice<'a> = gimli::EndianSlice<'a, LittleEndian>;
 
 /// The most a single string may take (names of deeply generic functions run to a few KiB).
 const MAX_STRING: usize = 1 << 20;
-/// Bytes of one ELF64 symbol.
-pub(super) const SYMBOL_SIZE: usize = 24;
 /// The most the section-name table may take.
 const MAX_NAMES: usize = 1 << 20;
 
@@ -49,6 +47,8 @@ pub(super) struct DebugFile {
     pub(super) ranges: Option<Section>,
     /// The symbol table and its strings (for code without debug info).
     pub(super) symbols: Option<(Section, Section)>,
+    /// Bytes per entry of the symbol table.
+    pub(super) symbol_size: usize,
     /// Link-time address ranges of the sections that hold code.
     pub(super) code: Vec<(u64, u64)>,
 }
@@ -72,14 +72,16 @@ impl DebugFile {
         let mut debug = Vec::new();
         let mut code = Vec::new();
         let mut symbols = None;
+        let mut symbol_size = 0;
         for index in 0..layout.count {
             let header = SectionHeader::at(&table, &layout, index)?;
             if header.flags & SHF_EXECINSTR != 0 {
                 code.push((header.address as u64, (header.address + header.size) as u64));
             }
-            if header.kind == SHT_SYMTAB && header.entry_size == SYMBOL_SIZE {
+            if header.kind == SHT_SYMTAB {
                 let strings = SectionHeader::at(&table, &layout, header.link)?;
                 symbols = Some((section_of(&header), section_of(&strings)));
+                symbol_size = header.entry_size;
             }
             let Some(name) = names.get(header.name..) else {
                 continue;
@@ -107,6 +109,7 @@ impl DebugFile {
             line_str: section(b".debug_line_str"),
             ranges: section(b".debug_ranges"),
             symbols,
+            symbol_size,
             code,
             file,
         })

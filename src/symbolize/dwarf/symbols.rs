@@ -2,11 +2,8 @@
 //! precompiled allocation paths, `__rust_try`, C start-up code), chosen as the `backtrace`
 //! crate chooses it, so both name such frames alike.
 
-use super::file::{DebugFile, SYMBOL_SIZE, Section};
-
-/// `st_type` of function and data symbols (the ones `backtrace` looks at).
-const STT_OBJECT: u8 = 1;
-const STT_FUNC: u8 = 2;
+use super::file::{DebugFile, Section};
+use crate::capture::elf::{STT_FUNC, STT_OBJECT, symbols};
 
 /// Function and data symbols defined in the file, by address.
 pub(super) struct Symbols {
@@ -21,18 +18,14 @@ impl Symbols {
         let (table, strings) = file.symbols?;
         let bytes = file.read_all(table)?;
         let mut entries = Vec::new();
-        for symbol in bytes.chunks_exact(SYMBOL_SIZE) {
-            // Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64,
-            // st_size u64.
-            let kind = symbol[4] & 0xf;
-            let section = u16::from_le_bytes([symbol[6], symbol[7]]);
-            if (kind != STT_FUNC && kind != STT_OBJECT) || section == 0 {
+        for symbol in symbols(&bytes, file.symbol_size) {
+            // Function and data symbols defined in the file: the ones `backtrace` looks at.
+            let kind = symbol.kind();
+            if (kind != STT_FUNC && kind != STT_OBJECT) || symbol.section() == 0 {
                 continue;
             }
-            let name = u32::from_le_bytes(symbol[..4].try_into().ok()?);
-            let address = u64::from_le_bytes(symbol[8..16].try_into().ok()?);
-            let size = u64::from_le_bytes(symbol[16..24].try_into().ok()?);
-            entries.push((address, size, name));
+            let name = u32::try_from(symbol.name()).ok()?;
+            entries.push((symbol.address() as u64, symbol.size() as u64, name));
         }
         // The same unstable sort of the same sequence as `backtrace`: symbols sharing an
         // address come out in the same order, and the search below picks the same one.
