@@ -285,6 +285,27 @@ mod tests {
 
     // Fake addresses in the first pages, where no real block lives.
     #[test]
+    fn blocks_of_one_region_share_a_shard_and_spread_over_its_slots() {
+        let region = 0x7f12_3450_0000usize; // a 1 MiB-aligned address
+        let shard = slot_of(region) / SLOTS_PER_SHARD;
+        let mut used = std::collections::HashSet::new();
+        for address in (region..region + (1 << REGION_SHIFT)).step_by(16) {
+            assert_eq!(slot_of(address) / SLOTS_PER_SHARD, shard, "{address:#x}");
+            used.insert(slot_of(address));
+        }
+        assert!(
+            used.len() > SLOTS_PER_SHARD * 9 / 10,
+            "{} slots used",
+            used.len()
+        );
+        // Regions, as arenas lay them out side by side, land on many shards.
+        let shards: std::collections::HashSet<_> = (0..256)
+            .map(|i| slot_of(region + (i << REGION_SHIFT)) / SLOTS_PER_SHARD)
+            .collect();
+        assert!(shards.len() > SHARDS * 3 / 4, "{} shards", shards.len());
+    }
+
+    #[test]
     fn a_recorded_block_is_seen_by_the_filter_until_it_is_forgotten() {
         let address = 0x0ff0;
         assert!(record(address, block(1)));
